@@ -1,0 +1,76 @@
+import { INestApplication } from '@nestjs/common';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { configureBodyParsing } from './common/body-parsing';
+import { AllExceptionsFilter } from './common/all-exceptions.filter';
+import { AppValidationPipe } from './common/app-validation.pipe';
+import { requestContext } from './common/request-context.middleware';
+import { AppConfig } from './config/app-config';
+
+export const ALLOWED_REQUEST_HEADERS = [
+  'Authorization',
+  'Content-Type',
+  'Idempotency-Key',
+  'If-Match',
+  'If-None-Match',
+  'X-Request-Id',
+];
+export const EXPOSED_RESPONSE_HEADERS = [
+  'ETag',
+  'X-Total-Count',
+  'Link',
+  'RateLimit-Limit',
+  'RateLimit-Remaining',
+  'RateLimit-Reset',
+  'Retry-After',
+  'Idempotent-Replayed',
+  'X-Request-Id',
+];
+
+/**
+ * Everything about the HTTP surface that is not a route: the one place `main.ts` and the e2e
+ * tests share, so the tests exercise the app exactly as it runs.
+ */
+export function configureApp(app: NestExpressApplication): INestApplication {
+  const config = app.get(AppConfig);
+  app.disable('x-powered-by');
+  // Express's automatic ETag is weak and body-derived; task versions will carry their own.
+  app.set('etag', false);
+
+  app.use(requestContext());
+  configureBodyParsing(app, config.http.bodyLimit);
+  app.enableCors({
+    // An allow-list, never a reflection of whatever Origin arrives.
+    origin: config.http.corsOrigins,
+    credentials: true,
+    methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+    allowedHeaders: ALLOWED_REQUEST_HEADERS,
+    exposedHeaders: EXPOSED_RESPONSE_HEADERS,
+    maxAge: 600,
+  });
+  app.useGlobalPipes(new AppValidationPipe());
+  app.useGlobalFilters(new AllExceptionsFilter());
+  if (config.docsEnabled) setupSwagger(app);
+  return app;
+}
+
+function setupSwagger(app: INestApplication): void {
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Task API')
+      .setDescription(
+        'Multi-user tasks for Next.js + Better Auth frontends. Send a Better Auth token as ' +
+          '`Authorization: Bearer <token>`: a `jwt` plugin token (verified through the JWKS) or ' +
+          'an HS256 token signed with `BETTER_AUTH_SECRET`.',
+      )
+      .setVersion('1.0.0')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, {
+    jsonDocumentUrl: 'openapi.json',
+    yamlDocumentUrl: 'openapi.yaml',
+    swaggerOptions: { persistAuthorization: true },
+  });
+}

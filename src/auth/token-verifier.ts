@@ -1,0 +1,104 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { webcrypto } from 'node:crypto';
+import { decodeProtectedHeader, errors, JWTPayload, jwtVerify, JWTVerifyOptions } from 'jose';
+import { AppConfig } from '../config/app-config';
+import { AuthUser } from './auth-user';
+import { JwksKeyStore } from './jwks-key-store';
+
+/** Algorithms Better Auth's jwt plugin can sign with; only ever checked against JWKS keys. */
+export const ASYMMETRIC_ALGORITHMS = ['EdDSA', 'ES256', 'ES512', 'RS256', 'PS256'];
+
+/** A token we refuse. The message is safe to show the client: it never echoes the token. */
+export class InvalidTokenError extends Error {
+  override readonly name = 'InvalidTokenError';
+}
+
+/**
+ * Verifies bearer tokens from the two sources Better Auth frontends use. The algorithm decides
+ * the source, and each source pins its own algorithms, so an HMAC token can never be checked
+ * against a public key (RFC 8725 §2.1, §3.1). Keys never come from the token itself.
+ */
+@Injectable()
+export class TokenVerifier implements OnModuleInit {
+  private readonly jwks?: JwksKeyStore;
+  private readonly sharedSecret?: Promise<webcrypto.CryptoKey>;
+  private readonly jwksOptions: JWTVerifyOptions;
+  private readonly secretOptions: JWTVerifyOptions;
+
+  constructor(config: AppConfig) {
+    const { auth } = config;
+    const common = { clockTolerance: auth.clockToleranceSeconds, requiredClaims: ['sub', 'exp'] };
+    if (auth.jwks) {
+      this.jwks = new JwksKeyStore(auth.jwks);
+      this.jwksOptions = {
+        ...common,
+        algorithms: ASYMMETRIC_ALGORITHMS,
+        issuer: auth.jwks.issuer,
+        audience: auth.jwks.audience,
+      };
+    }
+    if (auth.sharedSecret) {
+      // Imported once: building the key per request is what made jsonwebtoken slow.
+      this.sharedSecret = webcrypto.subtle.importKey(
+        'raw',
+        new TextEncoder().encode(auth.sharedSecret),
+        { name: 'HMAC', hash: 'SHA-256' },
+        false,
+        ['verify'],
+      );
+      this.secretOptions = {
+        ...common,
+        algorithms: ['HS256'],
+        issuer: auth.issuer,
+        audience: auth.audience,
+      };
+    }
+  }
+
+  onModuleInit(): void {
+    // Warm the key cache without holding up start-up: Better Auth may start after us.
+    void this.jwks?.refresh();
+  }
+
+  async verify(token: string): Promise<AuthUser> {
+    const payload = await this.verifyPayload(token);
+    if (typeof payload.sub !== 'string' || payload.sub.trim() === '') {
+      throw new InvalidTokenError('Token has no subject');
+    }
+    return { id: payload.sub };
+  }
+
+  private async verifyPayload(token: string): Promise<JWTPayload> {
+    let alg: unknown;
+    try {
+      const header = decodeProtectedHeader(token);
+      if ('jwk' in header || 'jku' in header || 'x5u' in header || 'x5c' in header) {
+        throw new InvalidTokenError('Token header names its own key');
+      }
+      alg = header.alg;
+    } catch (error) {
+      if (error instanceof InvalidTokenError) throw error;
+      throw new InvalidTokenError('Malformed token');
+    }
+
+    try {
+      if (alg === 'HS256' && this.sharedSecret) {
+        return (await jwtVerify(token, await this.sharedSecret, this.secretOptions)).payload;
+      }
+      if (typeof alg === 'string' && ASYMMETRIC_ALGORITHMS.includes(alg) && this.jwks) {
+        return (await jwtVerify(token, this.jwks.getKey, this.jwksOptions)).payload;
+      }
+    } catch (error) {
+      throw toInvalidTokenError(error);
+    }
+    throw new InvalidTokenError('Token algorithm not accepted');
+  }
+}
+
+function toInvalidTokenError(error: unknown): InvalidTokenError {
+  if (error instanceof errors.JWTExpired) return new InvalidTokenError('Token has expired');
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    return new InvalidTokenError(`Token claim "${error.claim}" is invalid`);
+  }
+  return new InvalidTokenError('Invalid token');
+}

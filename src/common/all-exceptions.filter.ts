@@ -1,0 +1,113 @@
+import {
+  ArgumentsHost,
+  Catch,
+  ExceptionFilter,
+  HttpException,
+  HttpStatus,
+  Logger,
+} from '@nestjs/common';
+import { Request, Response } from 'express';
+import { RequestValidationException } from './validation-error';
+
+const DATABASE_UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '53300', // too_many_connections
+]);
+
+/** True for errors that mean "the database is not there right now", not "the query is wrong". */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  const driverCode = (error as { driverError?: { code?: unknown } }).driverError?.code;
+  for (const c of [code, driverCode]) {
+    if (typeof c === 'string' && (DATABASE_UNAVAILABLE_CODES.has(c) || c.startsWith('08'))) {
+      return true;
+    }
+  }
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Connection is not established/i.test(
+    error.message,
+  );
+}
+
+/**
+ * Every error leaves in FastAPI's shape: `{"detail": ...}`. Client errors keep their message;
+ * anything unexpected becomes a bare 500 (or 503 when the database is away) and is logged by
+ * name and code only, so no stack, SQL text or secret reaches a client or a log line.
+ */
+@Catch()
+export class AllExceptionsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Exceptions');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const response = http.getResponse<Response>();
+    const request = http.getRequest<Request>();
+    const { status, body } = this.toResponse(exception, request);
+
+    if (status === HttpStatus.UNAUTHORIZED) response.setHeader('WWW-Authenticate', 'Bearer');
+    if (status === HttpStatus.SERVICE_UNAVAILABLE) response.setHeader('Retry-After', '5');
+    if (response.headersSent) return;
+    response.status(status).json(body);
+  }
+
+  private toResponse(exception: unknown, request: Request): { status: number; body: object } {
+    if (exception instanceof RequestValidationException) {
+      return { status: exception.getStatus(), body: { detail: exception.issues } };
+    }
+    if (exception instanceof HttpException) {
+      return { status: exception.getStatus(), body: { detail: detailOf(exception) } };
+    }
+    const httpError = asHttpError(exception);
+    if (httpError) return httpError;
+
+    if (isDatabaseUnavailable(exception)) {
+      this.logger.warn(`Database unavailable during ${request.method} ${routeOf(request)}: ${describe(exception)}`);
+      return {
+        status: HttpStatus.SERVICE_UNAVAILABLE,
+        body: { detail: 'Service temporarily unavailable: the database cannot be reached' },
+      };
+    }
+    this.logger.error(`Unhandled error during ${request.method} ${routeOf(request)}: ${describe(exception)}`);
+    return { status: HttpStatus.INTERNAL_SERVER_ERROR, body: { detail: 'Internal Server Error' } };
+  }
+}
+
+function detailOf(exception: HttpException): unknown {
+  const response = exception.getResponse();
+  if (typeof response === 'string') return response;
+  if (response && typeof response === 'object') {
+    const { detail, message } = response as { detail?: unknown; message?: unknown };
+    if (detail !== undefined) return detail;
+    if (typeof message === 'string') return message;
+    if (Array.isArray(message)) return message.join('; ');
+  }
+  return exception.message;
+}
+
+/** Errors from Express and body-parser carry an HTTP status of their own (4xx): keep it. */
+function asHttpError(exception: unknown): { status: number; body: object } | undefined {
+  if (!(exception instanceof Error)) return undefined;
+  const { status, expose } = exception as { status?: unknown; expose?: unknown };
+  if (typeof status !== 'number' || status < 400 || status >= 500 || expose !== true) {
+    return undefined;
+  }
+  return { status, body: { detail: exception.message } };
+}
+
+function routeOf(request: Request): string {
+  return (request.route as { path?: string } | undefined)?.path ?? 'unmatched route';
+}
+
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return typeof error;
+  const code = (error as { code?: unknown }).code;
+  return `${error.name}${typeof code === 'string' ? ` (${code})` : ''}`;
+}

@@ -1,0 +1,34 @@
+import { Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { NextFunction, Request, Response } from 'express';
+
+const REQUEST_ID = /^[\w\-.:]{1,128}$/;
+
+/**
+ * Gives each request an id (the caller's `X-Request-Id` when it is sane, else a new UUID), returns
+ * it, and logs one line when the response is done: method, route pattern, status, duration, id.
+ * The route pattern, not the URL, so ids and query strings stay out; headers are never logged.
+ */
+export function requestContext(logger = new Logger('HTTP')) {
+  return (request: Request, response: Response, next: NextFunction): void => {
+    const started = process.hrtime.bigint();
+    const incoming = request.headers['x-request-id'];
+    const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    response.setHeader('X-Request-Id', id);
+
+    response.once('finish', () => {
+      const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+      const route = (request.route as { path?: string } | undefined)?.path;
+      const line = {
+        request_id: id,
+        method: request.method,
+        route: route ? `${request.baseUrl}${route}` : 'unmatched',
+        status: response.statusCode,
+        duration_ms: Math.round(durationMs * 100) / 100,
+      };
+      if (response.statusCode >= 500) logger.error(line);
+      else logger.log(line);
+    });
+    next();
+  };
+}

@@ -1,0 +1,94 @@
+import { EnvironmentVariables, validateEnv } from './env.validation';
+
+export interface JwksSourceConfig {
+  url: URL;
+  issuer?: string;
+  audience?: string;
+  cooldownMs: number;
+  cacheMaxAgeMs: number;
+  timeoutMs: number;
+}
+
+/**
+ * Typed, read-only view of the validated environment. Inject this rather than reading
+ * `process.env`, so every consumer reads one shape and derived values are computed in one place.
+ */
+export class AppConfig {
+  readonly env: EnvironmentVariables['NODE_ENV'];
+  readonly isProduction: boolean;
+  readonly http: { port: number; host: string; bodyLimit: string; corsOrigins: string[] };
+  readonly database: {
+    url: string;
+    poolSize: number;
+    connectTimeoutMs: number;
+    queryTimeoutMs: number;
+    migrationsRun: boolean;
+  };
+  readonly auth: {
+    sharedSecret?: string;
+    jwks?: JwksSourceConfig;
+    /** iss/aud for HS256 tokens: checked only when set explicitly. */
+    issuer?: string;
+    audience?: string;
+    clockToleranceSeconds: number;
+  };
+  readonly log: { level: EnvironmentVariables['LOG_LEVEL']; json: boolean };
+  readonly docsEnabled: boolean;
+  readonly shutdownTimeoutMs: number;
+
+  /** Validates `env` (throwing a message that names each bad variable) and derives the config. */
+  static fromEnv(env: Record<string, string | undefined> = process.env): AppConfig {
+    return new AppConfig(validateEnv(env));
+  }
+
+  constructor(vars: EnvironmentVariables) {
+    const get = <K extends keyof EnvironmentVariables>(key: K) => vars[key];
+
+    this.env = get('NODE_ENV');
+    this.isProduction = this.env === 'production';
+    this.http = {
+      port: get('PORT'),
+      host: get('HOST'),
+      bodyLimit: get('BODY_LIMIT'),
+      corsOrigins: get('CORS_ORIGINS')
+        .split(',')
+        .map((origin) => origin.trim().replace(/\/$/, ''))
+        .filter(Boolean),
+    };
+    this.database = {
+      url: get('DATABASE_URL') as string,
+      poolSize: get('DATABASE_POOL_SIZE'),
+      connectTimeoutMs: get('DATABASE_CONNECT_TIMEOUT_MS'),
+      queryTimeoutMs: get('DATABASE_QUERY_TIMEOUT_MS'),
+      migrationsRun: get('DATABASE_MIGRATIONS_RUN'),
+    };
+
+    const betterAuthUrl = get('BETTER_AUTH_URL')?.replace(/\/$/, '');
+    const jwksUrl = get('BETTER_AUTH_JWKS_URL') ?? (betterAuthUrl && `${betterAuthUrl}/api/auth/jwks`);
+    const issuer = get('JWT_ISSUER');
+    const audience = get('JWT_AUDIENCE');
+    this.auth = {
+      sharedSecret: get('BETTER_AUTH_SECRET'),
+      jwks: jwksUrl
+        ? {
+            url: new URL(jwksUrl),
+            // Better Auth's jwt plugin sets both to its base URL unless told otherwise.
+            issuer: issuer ?? betterAuthUrl,
+            audience: audience ?? betterAuthUrl,
+            cooldownMs: get('JWKS_COOLDOWN_SECONDS') * 1000,
+            cacheMaxAgeMs: get('JWKS_CACHE_MAX_AGE_SECONDS') * 1000,
+            timeoutMs: get('JWKS_TIMEOUT_MS'),
+          }
+        : undefined,
+      issuer,
+      audience,
+      clockToleranceSeconds: get('JWT_CLOCK_TOLERANCE_SECONDS'),
+    };
+    this.log = {
+      level: get('LOG_LEVEL'),
+      json: (get('LOG_FORMAT') ?? (this.isProduction ? 'json' : 'pretty')) === 'json',
+    };
+    this.docsEnabled = get('DOCS_ENABLED');
+    this.shutdownTimeoutMs = get('SHUTDOWN_TIMEOUT_MS');
+  }
+}

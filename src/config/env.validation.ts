@@ -1,0 +1,186 @@
+import { plainToInstance, Transform } from 'class-transformer';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Matches,
+  Max,
+  Min,
+  MinLength,
+  validateSync,
+} from 'class-validator';
+
+export const NODE_ENVS = ['development', 'production', 'test'] as const;
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'verbose'] as const;
+
+const toInt = ({ value }: { value: unknown }) =>
+  typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
+const toBool = ({ value }: { value: unknown }) => {
+  if (typeof value !== 'string') return value;
+  const v = value.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off'].includes(v)) return false;
+  return value;
+};
+const emptyToUndefined = ({ value }: { value: unknown }) =>
+  typeof value === 'string' && value.trim() === '' ? undefined : value;
+const urlOptions = { require_tld: false, require_protocol: true, protocols: ['http', 'https'] };
+
+/**
+ * Every environment variable the API reads. Validated once at boot: a bad value stops start-up
+ * with a message naming the variable. Defaults live here and in `.env.example`.
+ */
+export class EnvironmentVariables {
+  @IsIn(NODE_ENVS)
+  NODE_ENV: (typeof NODE_ENVS)[number] = 'development';
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  PORT = 8000;
+
+  @IsString()
+  HOST = '0.0.0.0';
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^postgres(ql)?:\/\/\S+$/, { message: 'must be a postgres:// or postgresql:// URL' })
+  DATABASE_URL?: string;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(200)
+  DATABASE_POOL_SIZE = 10;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(60000)
+  DATABASE_CONNECT_TIMEOUT_MS = 3000;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(600000)
+  DATABASE_QUERY_TIMEOUT_MS = 10000;
+
+  @Transform(toBool)
+  @IsBoolean()
+  DATABASE_MIGRATIONS_RUN = true;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  @MinLength(32, { message: 'must be at least 32 characters (generate one with `openssl rand -base64 32`)' })
+  BETTER_AUTH_SECRET?: string;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsUrl(urlOptions)
+  BETTER_AUTH_URL?: string;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsUrl(urlOptions)
+  BETTER_AUTH_JWKS_URL?: string;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  JWT_ISSUER?: string;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  JWT_AUDIENCE?: string;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(300)
+  JWT_CLOCK_TOLERANCE_SECONDS = 5;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(3600)
+  JWKS_COOLDOWN_SECONDS = 5;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(86400)
+  JWKS_CACHE_MAX_AGE_SECONDS = 600;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(60000)
+  JWKS_TIMEOUT_MS = 5000;
+
+  @Matches(/^\s*(\*|https?:\/\/[^\s,/]+)(\s*,\s*https?:\/\/[^\s,/]+)*\s*$/, {
+    message: 'must be a comma-separated list of origins such as http://localhost:3000',
+  })
+  CORS_ORIGINS = 'http://localhost:3000';
+
+  @Matches(/^\d+(b|kb|mb)?$/i, { message: 'must be a size such as 1mb, 512kb or 1048576' })
+  BODY_LIMIT = '1mb';
+
+  @IsIn(LOG_LEVELS)
+  LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'info';
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsIn(['json', 'pretty'])
+  LOG_FORMAT?: 'json' | 'pretty';
+
+  @Transform(toBool)
+  @IsBoolean()
+  DOCS_ENABLED = true;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(120000)
+  SHUTDOWN_TIMEOUT_MS = 10000;
+}
+
+/** Thrown at boot; its message names every offending variable and never echoes a value. */
+export class InvalidEnvironmentError extends Error {
+  override readonly name = 'InvalidEnvironmentError';
+}
+
+export function validateEnv(raw: Record<string, unknown>): EnvironmentVariables {
+  const env = plainToInstance(EnvironmentVariables, raw, { exposeDefaultValues: true });
+  const problems = validateSync(env, { skipMissingProperties: false, forbidUnknownValues: false }).map(
+    (error) =>
+      `${error.property}: ${Object.values(error.constraints ?? {}).join('; ') || 'is invalid'}`,
+  );
+
+  if (env.CORS_ORIGINS.split(',').some((origin) => origin.trim() === '*')) {
+    problems.push(
+      'CORS_ORIGINS: "*" is not allowed: credentials are allowed, so list the frontend origins',
+    );
+  }
+  // Outside production, main.ts fills both in (embedded PostgreSQL, a generated dev secret)
+  // before this runs; reaching here without them means a production or hand-made start.
+  if (!env.DATABASE_URL) {
+    problems.push('DATABASE_URL: is required (NODE_ENV=production never starts an embedded database)');
+  }
+  if (!env.BETTER_AUTH_SECRET && !env.BETTER_AUTH_URL && !env.BETTER_AUTH_JWKS_URL) {
+    problems.push(
+      'BETTER_AUTH_SECRET / BETTER_AUTH_URL / BETTER_AUTH_JWKS_URL: set at least one token source',
+    );
+  }
+  if (problems.length > 0) {
+    throw new InvalidEnvironmentError(
+      `Invalid configuration:\n  - ${problems.join('\n  - ')}\nSee .env.example for every variable.`,
+    );
+  }
+  return env;
+}

@@ -1,0 +1,41 @@
+import { DataSourceOptions } from 'typeorm';
+import { TaskEntity } from '../tasks/task.entity';
+import { CreateTask1764086400000 } from './migrations/1764086400000-CreateTask';
+
+export interface DatabaseSettings {
+  url: string;
+  poolSize?: number;
+  connectTimeoutMs?: number;
+  queryTimeoutMs?: number;
+  migrationsRun?: boolean;
+}
+
+/** Entities and migrations are listed, not globbed: the same list works from src/, dist/ and jest. */
+export const entities = [TaskEntity];
+export const migrations = [CreateTask1764086400000];
+
+/**
+ * One definition of the connection for the app (through `TypeOrmModule`) and the TypeORM CLI
+ * (through `ormconfig.ts`). The URL goes to `pg` whole, so `sslmode=require` and the other
+ * libpq parameters Neon hands out are honoured.
+ */
+export function buildDataSourceOptions(settings: DatabaseSettings): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url: settings.url,
+    entities,
+    migrations,
+    migrationsTableName: 'typeorm_migrations',
+    migrationsRun: settings.migrationsRun ?? false,
+    synchronize: false,
+    logging: false,
+    extra: {
+      connectionString: settings.url,
+      max: settings.poolSize ?? 10,
+      connectionTimeoutMillis: settings.connectTimeoutMs ?? 3000,
+      query_timeout: settings.queryTimeoutMs ?? 10000,
+      idleTimeoutMillis: 30000,
+      application_name: 'todo-api',
+    },
+  };
+}

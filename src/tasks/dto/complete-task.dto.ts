@@ -1,0 +1,7 @@
+import { OptionalBoolean } from './validation.decorators';
+
+/** `PATCH …/complete`: with no body the state toggles; with `completed` it is set. */
+export class CompleteTaskDto {
+  @OptionalBoolean('Omit to toggle')
+  completed?: boolean;
+}

@@ -1,0 +1,11 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { IntegerFromString } from './validation.decorators';
+
+export class TaskParams {
+  @ApiProperty({ type: Number, description: 'Task id' })
+  @IntegerFromString()
+  id: number;
+
+  /** Present on the user-scoped family only; the guard has checked it equals the caller. */
+  user_id?: string;
+}

@@ -1,0 +1,25 @@
+import { ApiProperty } from '@nestjs/swagger';
+
+/** A task as it goes on the wire (snake_case, ISO 8601 UTC timestamps). */
+export class TaskResponse {
+  @ApiProperty({ example: 17 })
+  id: number;
+
+  @ApiProperty({ example: 'R35waxC4PhKloC2BQsg6TBBf0R0VwZjt', description: "The owner's Better Auth user id" })
+  user_id: string;
+
+  @ApiProperty({ example: 'Buy milk', minLength: 1, maxLength: 200 })
+  title: string;
+
+  @ApiProperty({ type: String, nullable: true, example: null, maxLength: 1000 })
+  description: string | null;
+
+  @ApiProperty({ example: false })
+  completed: boolean;
+
+  @ApiProperty({ format: 'date-time', example: '2026-11-25T16:50:49.578Z' })
+  created_at: string;
+
+  @ApiProperty({ format: 'date-time', example: '2026-11-25T16:50:49.578Z' })
+  updated_at: string;
+}
