@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 
 export interface EmbeddedPostgresOptions {
   /** Cluster folder; created and initialised on first use, reused afterwards. */
@@ -79,18 +79,18 @@ export async function startEmbeddedPostgres(
   };
   // It also installs exit hooks that stop every cluster and then exit the process with 130/143 on
   // SIGINT/SIGTERM, racing our graceful shutdown. The caller owns the lifecycle: unhook them.
-  const exitHook = (await import('async-exit-hook')) as unknown as {
-    default: { unhookEvent(event: string): void };
+  const { default: exitHook } = (await import('async-exit-hook')) as unknown as {
+    default: { unhookEvent(event: string): void; hookedEvents(): string[] };
   };
-  for (const event of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message']) {
-    exitHook.default.unhookEvent(event);
+  for (const event of exitHook.hookedEvents()) {
+    if (event !== 'exit') exitHook.unhookEvent(event);
   }
 
   const log = options.log ?? (() => undefined);
   const dataDir = usableDataDir(options.dataDir);
   const database = options.database ?? 'todo';
   const port = options.port || (await freePort());
-  const passwordFile = join(dirname(dataDir), `${basenameOf(dataDir)}.password`);
+  const passwordFile = join(dirname(dataDir), `${basename(dataDir)}.password`);
   const isNew = !existsSync(join(dataDir, 'PG_VERSION'));
 
   mkdirSync(dirname(dataDir), { recursive: true, mode: 0o755 });
@@ -132,6 +132,3 @@ export async function startEmbeddedPostgres(
   };
 }
 
-function basenameOf(path: string): string {
-  return path.replace(/\/+$/, '').split('/').pop() ?? 'postgres';
-}

@@ -1,0 +1,47 @@
+import { chmodSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { buildDataSourceOptions } from '../src/database/data-source.options';
+import { startEmbeddedPostgres } from '../src/database/embedded-postgres';
+import { startBetterAuthServer } from './support/better-auth-server';
+import { TestResources } from './support/resources';
+
+/**
+ * Starts what the e2e suites talk to, once: a real PostgreSQL (migrated once), a second one that
+ * the outage suite may stop and start, and a real Better Auth server. Workers inherit the env.
+ */
+export default async function globalSetup(): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), 'todo-api-e2e-'));
+  chmodSync(root, 0o755); // the postgres user must be able to enter it
+
+  const authServer = startBetterAuthServer();
+  // One after the other: the first start may create the postgres OS user.
+  const database = await startEmbeddedPostgres({ dataDir: join(root, 'main'), persistent: false });
+  const outageDatabase = await startEmbeddedPostgres({
+    dataDir: join(root, 'outage'),
+    persistent: false,
+  });
+  for (const { url } of [database, outageDatabase]) {
+    const dataSource = new DataSource(buildDataSourceOptions({ url }));
+    await dataSource.initialize();
+    await dataSource.runMigrations();
+    await dataSource.destroy();
+  }
+  const auth = await authServer;
+
+  Object.assign(process.env, {
+    NODE_ENV: 'test',
+    DATABASE_URL: database.url,
+    DATABASE_MIGRATIONS_RUN: 'false',
+    OUTAGE_DATABASE_URL: outageDatabase.url,
+    OUTAGE_DATABASE_DIR: outageDatabase.dataDir,
+    OUTAGE_DATABASE_PORT: String(outageDatabase.port),
+    BETTER_AUTH_URL: auth.url,
+    BETTER_AUTH_SECRET: randomBytes(32).toString('base64url'),
+    CORS_ORIGINS: 'http://localhost:3000,https://app.example.com',
+    LOG_LEVEL: 'error',
+  });
+  (globalThis as { __E2E__?: TestResources }).__E2E__ = { root, database, outageDatabase, auth };
+}

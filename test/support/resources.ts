@@ -1,0 +1,10 @@
+import type { EmbeddedPostgres } from '../../src/database/embedded-postgres';
+import type { BetterAuthServer } from './better-auth-server';
+
+/** What global setup started and global teardown stops (kept on globalThis between the two). */
+export interface TestResources {
+  root: string;
+  database: EmbeddedPostgres;
+  outageDatabase: EmbeddedPostgres;
+  auth: BetterAuthServer;
+}
