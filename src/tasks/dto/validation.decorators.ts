@@ -3,7 +3,6 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import {
   IsBoolean,
-  IsDefined,
   IsInt,
   IsOptional,
   IsString,
@@ -11,10 +10,18 @@ import {
   MaxLength,
   Min,
   MinLength,
+  ValidateBy,
   ValidateIf,
 } from 'class-validator';
 
 const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
+
+/** A required key: absent is "missing"; present but `null` fails the type check that follows. */
+const Present = () =>
+  ValidateBy({
+    name: 'isDefined',
+    validator: { validate: (value) => value !== undefined, defaultMessage: () => 'Field required' },
+  });
 
 /** Only a present key is validated; an absent one means "leave it as it is". */
 const IfPresent = () => ValidateIf((_object, value) => value !== undefined);
@@ -26,7 +33,7 @@ export function TaskTitle({ required }: { required: boolean }) {
       ? ApiProperty({ example: 'Buy milk', minLength: 1, maxLength: 200 })
       : ApiPropertyOptional({ example: 'Buy oat milk', minLength: 1, maxLength: 200 }),
     Transform(trim),
-    required ? IsDefined({ message: 'Field required' }) : IfPresent(),
+    required ? Present() : IfPresent(),
     IsString({ message: 'Input should be a valid string' }),
     MinLength(1, { message: 'String should have at least 1 character (after trimming)' }),
     MaxLength(200, { message: 'String should have at most 200 characters' }),
