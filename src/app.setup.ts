@@ -37,7 +37,7 @@ export function configureApp(app: NestExpressApplication): INestApplication {
   // Express's automatic ETag is weak and body-derived; task versions will carry their own.
   app.set('etag', false);
 
-  app.use(requestContext());
+  app.use(requestContext(config.log));
   configureBodyParsing(app, config.http.bodyLimit);
   app.enableCors({
     // An allow-list, never a reflection of whatever Origin arrives.

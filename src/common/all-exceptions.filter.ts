@@ -22,18 +22,39 @@ const DATABASE_UNAVAILABLE_CODES = new Set([
   '53300', // too_many_connections
 ]);
 
+interface ErrorLike {
+  name?: unknown;
+  message?: unknown;
+  code?: unknown;
+  status?: unknown;
+  expose?: unknown;
+  driverError?: { code?: unknown };
+}
+
+/**
+ * Duck-typed on purpose: errors raised by Node's own sockets come from another realm under some
+ * runners (jest's VM), where `instanceof Error` is false.
+ */
+function asErrorLike(error: unknown): ErrorLike | undefined {
+  return typeof error === 'object' && error !== null ? (error as ErrorLike) : undefined;
+}
+
 /** True for errors that mean "the database is not there right now", not "the query is wrong". */
-export function isDatabaseUnavailable(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
-  const driverCode = (error as { driverError?: { code?: unknown } }).driverError?.code;
+export function isDatabaseUnavailable(exception: unknown): boolean {
+  const error = asErrorLike(exception);
+  if (!error) return false;
+  const code = error.code;
+  const driverCode = error.driverError?.code;
   for (const c of [code, driverCode]) {
     if (typeof c === 'string' && (DATABASE_UNAVAILABLE_CODES.has(c) || c.startsWith('08'))) {
       return true;
     }
   }
-  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Connection is not established/i.test(
-    error.message,
+  return (
+    typeof error.message === 'string' &&
+    /Connection terminated|connection timeout|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Connection is not established/i.test(
+      error.message,
+    )
   );
 }
 
@@ -94,20 +115,22 @@ function detailOf(exception: HttpException): unknown {
 
 /** Errors from Express and body-parser carry an HTTP status of their own (4xx): keep it. */
 function asHttpError(exception: unknown): { status: number; body: object } | undefined {
-  if (!(exception instanceof Error)) return undefined;
-  const { status, expose } = exception as { status?: unknown; expose?: unknown };
+  const error = asErrorLike(exception);
+  const { status, expose, message } = error ?? {};
   if (typeof status !== 'number' || status < 400 || status >= 500 || expose !== true) {
     return undefined;
   }
-  return { status, body: { detail: exception.message } };
+  return { status, body: { detail: typeof message === 'string' ? message : 'Bad Request' } };
 }
 
 function routeOf(request: Request): string {
   return (request.route as { path?: string } | undefined)?.path ?? 'unmatched route';
 }
 
-function describe(error: unknown): string {
-  if (!(error instanceof Error)) return typeof error;
-  const code = (error as { code?: unknown }).code;
-  return `${error.name}${typeof code === 'string' ? ` (${code})` : ''}`;
+function describe(exception: unknown): string {
+  const error = asErrorLike(exception);
+  if (!error) return typeof exception;
+  const name = typeof error.name === 'string' ? error.name : 'Error';
+  const code = error.code ?? error.driverError?.code;
+  return `${name}${typeof code === 'string' ? ` (${code})` : ''}`;
 }

@@ -9,7 +9,7 @@ const REQUEST_ID = /^[\w\-.:]{1,128}$/;
  * it, and logs one line when the response is done: method, route pattern, status, duration, id.
  * The route pattern, not the URL, so ids and query strings stay out; headers are never logged.
  */
-export function requestContext(logger = new Logger('HTTP')) {
+export function requestContext({ json }: { json: boolean }, logger = new Logger('HTTP')) {
   return (request: Request, response: Response, next: NextFunction): void => {
     const started = process.hrtime.bigint();
     const incoming = request.headers['x-request-id'];
@@ -26,8 +26,12 @@ export function requestContext(logger = new Logger('HTTP')) {
         status: response.statusCode,
         duration_ms: Math.round(durationMs * 100) / 100,
       };
-      if (response.statusCode >= 500) logger.error(line);
-      else logger.log(line);
+      const message = json
+        ? line
+        : `${line.method} ${line.route} ${line.status} ${line.duration_ms}ms [${id}]`;
+      if (response.statusCode === 503) logger.warn(message);
+      else if (response.statusCode >= 500) logger.error(message);
+      else logger.log(message);
     });
     next();
   };

@@ -65,7 +65,11 @@ describe(TasksService.name, () => {
   describe('list', () => {
     it('should map the rows and echo the paging', async () => {
       repository.listOwned.mockResolvedValue({ tasks: [taskEntity()], total: 41 });
-      const query = Object.assign(new ListTasksQuery(), { status: 'pending', limit: 10, offset: 20 });
+      const query = Object.assign(new ListTasksQuery(), {
+        status: 'pending',
+        limit: 10,
+        offset: 20,
+      });
 
       const page = await service.list(OWNER, query);
 
@@ -295,5 +299,4 @@ describe(TasksService.name, () => {
       },
     );
   });
-
 });

