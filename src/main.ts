@@ -11,6 +11,12 @@ import { applyLocalDefaults, LocalDefaults } from './config/local-defaults';
 
 async function bootstrap(): Promise<void> {
   if (existsSync('.env')) process.loadEnvFile('.env');
+  // Until the config is validated, log at info level (debug with LOG_LEVEL=debug/verbose).
+  Logger.overrideLogger(
+    /^(debug|verbose)$/.test(process.env.LOG_LEVEL ?? '')
+      ? ['fatal', 'error', 'warn', 'log', 'debug']
+      : ['fatal', 'error', 'warn', 'log'],
+  );
   const bootLogger = new Logger('Bootstrap');
   const local = await applyLocalDefaults(bootLogger);
   let config: AppConfig;

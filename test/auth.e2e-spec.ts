@@ -31,7 +31,11 @@ describe('Authentication (real Better Auth tokens)', () => {
     expect(header.alg).toBe('EdDSA');
     expect(decodeJwt(user.token).iss).toBe(process.env.BETTER_AUTH_URL);
 
-    const created = await http.post('/api/tasks').set(user.auth).send({ title: 'From Better Auth' }).expect(201);
+    const created = await http
+      .post('/api/tasks')
+      .set(user.auth)
+      .send({ title: 'From Better Auth' })
+      .expect(201);
     expect(created.body.user_id).toBe(user.id);
     await http.get(`/api/${user.id}/tasks`).set(user.auth).expect(200);
   });
@@ -96,7 +100,9 @@ describe('Authentication (real Better Auth tokens)', () => {
 
   it('should refuse alg none, a wrong secret, and HS256 without exp or sub', async () => {
     const user = await newUser();
-    await expect401(`Bearer ${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: user.id, exp: 9999999999 })}.`);
+    await expect401(
+      `Bearer ${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: user.id, exp: 9999999999 })}.`,
+    );
     await expect401(
       `Bearer ${await hs256Token({ sub: user.id }, { key: new TextEncoder().encode('x'.repeat(40)) })}`,
     );
@@ -111,7 +117,10 @@ describe('Authentication (real Better Auth tokens)', () => {
     };
     const user = await newUser();
     for (const candidate of [jwks.keys[0].x, JSON.stringify(jwks.keys[0])]) {
-      const token = await hs256Token({ sub: user.id }, { key: new TextEncoder().encode(candidate) });
+      const token = await hs256Token(
+        { sub: user.id },
+        { key: new TextEncoder().encode(candidate) },
+      );
       await expect401(`Bearer ${token}`);
     }
   });

@@ -23,7 +23,10 @@ describe('HTTP surface', () => {
         .options('/api/tasks')
         .set('Origin', 'http://localhost:3000')
         .set('Access-Control-Request-Method', 'POST')
-        .set('Access-Control-Request-Headers', 'authorization,content-type,idempotency-key,if-match')
+        .set(
+          'Access-Control-Request-Headers',
+          'authorization,content-type,idempotency-key,if-match',
+        )
         .expect(204);
       expect(res.headers['access-control-allow-origin']).toBe('http://localhost:3000');
       expect(res.headers['access-control-allow-credentials']).toBe('true');
@@ -34,10 +37,15 @@ describe('HTTP surface', () => {
     });
 
     it('should expose the paging and concurrency headers on real responses', async () => {
-      const res = await http.get('/api/tasks').set(user.auth).set('Origin', 'https://app.example.com').expect(200);
+      const res = await http
+        .get('/api/tasks')
+        .set(user.auth)
+        .set('Origin', 'https://app.example.com')
+        .expect(200);
       expect(res.headers['access-control-allow-origin']).toBe('https://app.example.com');
       const exposed = res.headers['access-control-expose-headers'].toLowerCase();
-      for (const header of ['etag', 'x-total-count', 'link', 'retry-after']) expect(exposed).toContain(header);
+      for (const header of ['etag', 'x-total-count', 'link', 'retry-after'])
+        expect(exposed).toContain(header);
     });
 
     it('should never reflect an origin that is not listed', async () => {
@@ -65,7 +73,11 @@ describe('HTTP surface', () => {
 
     it('should answer 422 when the body is not an object', async () => {
       for (const body of ['[]', '"title"', '42', 'null']) {
-        const res = await http.post('/api/tasks').set(user.auth).set('Content-Type', 'application/json').send(body);
+        const res = await http
+          .post('/api/tasks')
+          .set(user.auth)
+          .set('Content-Type', 'application/json')
+          .send(body);
         expect([body, res.status]).toEqual([body, 422]);
       }
     });
@@ -80,7 +92,12 @@ describe('HTTP surface', () => {
     });
 
     it('should answer 415 to a declared non-JSON body, and read JSON sent without a Content-Type', async () => {
-      await http.post('/api/tasks').set(user.auth).set('Content-Type', 'text/plain').send('title=x').expect(415);
+      await http
+        .post('/api/tasks')
+        .set(user.auth)
+        .set('Content-Type', 'text/plain')
+        .send('title=x')
+        .expect(415);
       await http
         .post('/api/tasks')
         .set(user.auth)
@@ -121,7 +138,10 @@ describe('HTTP surface', () => {
     it('should return the caller X-Request-Id or a generated one', async () => {
       const echoed = await http.get('/health').set('X-Request-Id', 'req-123').expect(200);
       expect(echoed.headers['x-request-id']).toBe('req-123');
-      const generated = await http.get('/health').set('X-Request-Id', 'bad id with spaces').expect(200);
+      const generated = await http
+        .get('/health')
+        .set('X-Request-Id', 'bad id with spaces')
+        .expect(200);
       expect(generated.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     });
   });
@@ -136,12 +156,17 @@ describe('HTTP surface', () => {
       const ui = await http.get('/docs').redirects(1).expect(200);
       expect(ui.text).toContain('swagger-ui');
       const doc = (await http.get('/openapi.json').expect(200)).body;
-      expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+      expect(doc.components.securitySchemes.bearer).toMatchObject({
+        type: 'http',
+        scheme: 'bearer',
+      });
       for (const path of ['/api/tasks', '/api/tasks/{id}', '/api/{user_id}/tasks/{id}/complete']) {
         expect(doc.paths).toHaveProperty([path]);
       }
       const create = doc.paths['/api/tasks'].post;
-      expect(Object.keys(create.responses)).toEqual(expect.arrayContaining(['201', '401', '403', '422']));
+      expect(Object.keys(create.responses)).toEqual(
+        expect.arrayContaining(['201', '401', '403', '422']),
+      );
       expect(Object.keys(doc.paths['/api/tasks/{id}'].get.responses)).toEqual(
         expect.arrayContaining(['200', '401', '404', '422']),
       );

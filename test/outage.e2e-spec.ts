@@ -28,7 +28,9 @@ describe('Database outage', () => {
 
   it('should answer 503 while the database is down and recover when it returns', async () => {
     const user = await newUser();
-    const task = (await http.post('/api/tasks').set(user.auth).send({ title: 'survives' }).expect(201)).body;
+    const task = (
+      await http.post('/api/tasks').set(user.auth).send({ title: 'survives' }).expect(201)
+    ).body;
 
     await stopPostgresAt(dataDir);
 

@@ -1,6 +1,5 @@
 import { RequestMethod } from '@nestjs/common';
 import { APP_GUARD, Reflector } from '@nestjs/core';
-import { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper';
 import { Module } from '@nestjs/core/injector/module';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { NestExpressApplication } from '@nestjs/platform-express';
@@ -28,13 +27,14 @@ function registeredRoutes(app: NestExpressApplication): Route[] {
   const reflector = app.get(Reflector);
   const routes: Route[] = [];
   const controllers = modulesOf(app).flatMap((module) => [...module.controllers.values()]);
-  for (const { instance, metatype } of controllers as InstanceWrapper<object>[]) {
+  for (const { instance, metatype } of controllers) {
     if (!instance || !metatype) continue;
     const prefix = ([] as string[]).concat(Reflect.getMetadata(PATH_METADATA, metatype) ?? '');
     const prototype = Object.getPrototypeOf(instance) as object;
     for (const name of Object.getOwnPropertyNames(prototype)) {
       const handler = (prototype as Record<string, unknown>)[name] as () => unknown;
-      const methodIndex = Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod | undefined;
+      const methodIndex = Reflect.getMetadata(METHOD_METADATA, handler) as
+        RequestMethod | undefined;
       if (methodIndex === undefined) continue;
       const sub = ([] as string[]).concat(Reflect.getMetadata(PATH_METADATA, handler) ?? '');
       const isPublic = !!reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, [handler, metatype]);
@@ -70,7 +70,11 @@ describe('Route protection', () => {
 
   it('should find the task routes of both families', () => {
     expect(routes.length).toBeGreaterThanOrEqual(16);
-    expect(routes).toContainEqual({ method: 'DELETE', path: '/api/:user_id/tasks/:id', isPublic: false });
+    expect(routes).toContainEqual({
+      method: 'DELETE',
+      path: '/api/:user_id/tasks/:id',
+      isPublic: false,
+    });
   });
 
   it('should mark exactly the allow-listed routes public', () => {

@@ -6,7 +6,10 @@ import { newUser, TestUser } from './support/tokens';
 /** Both route families behave the same; every test runs against each. */
 const families = [
   { name: '/api/tasks', base: (_user: TestUser) => '/api/tasks' },
-  { name: '/api/{user_id}/tasks', base: (user: TestUser) => `/api/${encodeURIComponent(user.id)}/tasks` },
+  {
+    name: '/api/{user_id}/tasks',
+    base: (user: TestUser) => `/api/${encodeURIComponent(user.id)}/tasks`,
+  },
 ];
 
 describe('Tasks contract', () => {
@@ -63,7 +66,11 @@ describe('Tasks contract', () => {
         .set(user.auth)
         .send({ title: 'Still mine', user_id: other.id, id: 1 })
         .expect(200);
-      expect(updated.body).toMatchObject({ id: res.body.id, user_id: user.id, title: 'Still mine' });
+      expect(updated.body).toMatchObject({
+        id: res.body.id,
+        user_id: user.id,
+        title: 'Still mine',
+      });
     });
 
     it('should read, list (newest first) and 404 on an unknown id', async () => {
@@ -80,7 +87,11 @@ describe('Tasks contract', () => {
 
     it('should merge only present fields on PUT and PATCH, and null clears description', async () => {
       const task = (await create({ title: 'a', description: 'keep me' }).expect(201)).body;
-      const put = await http.put(`${url}/${task.id}`).set(user.auth).send({ title: 'b' }).expect(200);
+      const put = await http
+        .put(`${url}/${task.id}`)
+        .set(user.auth)
+        .send({ title: 'b' })
+        .expect(200);
       expect(put.body).toMatchObject({ title: 'b', description: 'keep me', completed: false });
       const patch = await http
         .patch(`${url}/${task.id}`)
@@ -106,9 +117,17 @@ describe('Tasks contract', () => {
       const completeUrl = `${url}/${task.id}/complete`;
       expect((await http.patch(completeUrl).set(user.auth).expect(200)).body.completed).toBe(true);
       expect((await http.patch(completeUrl).set(user.auth).expect(200)).body.completed).toBe(false);
-      const set = await http.patch(completeUrl).set(user.auth).send({ completed: true }).expect(200);
+      const set = await http
+        .patch(completeUrl)
+        .set(user.auth)
+        .send({ completed: true })
+        .expect(200);
       expect(set.body.completed).toBe(true);
-      const again = await http.patch(completeUrl).set(user.auth).send({ completed: true }).expect(200);
+      const again = await http
+        .patch(completeUrl)
+        .set(user.auth)
+        .send({ completed: true })
+        .expect(200);
       expect(again.body.completed).toBe(true);
       await http.patch(completeUrl).set(user.auth).send({ completed: 'yes' }).expect(422);
     });
@@ -128,7 +147,11 @@ describe('Tasks contract', () => {
         [{ title: 'x'.repeat(201) }, ['body', 'title'], 'string_too_long'],
         [{ title: 42 }, ['body', 'title'], 'string_type'],
         [{ title: null }, ['body', 'title'], 'string_type'],
-        [{ title: 'ok', description: 'x'.repeat(1001) }, ['body', 'description'], 'string_too_long'],
+        [
+          { title: 'ok', description: 'x'.repeat(1001) },
+          ['body', 'description'],
+          'string_too_long',
+        ],
         [{ title: 'ok', completed: 'true' }, ['body', 'completed'], 'bool_type'],
       ];
       for (const [body, loc, type] of cases) {
@@ -136,7 +159,9 @@ describe('Tasks contract', () => {
         expect(res.body.detail).toEqual([{ loc, msg: expect.any(String), type }]);
       }
       const bad = await http.get(`${url}/abc`).set(user.auth).expect(422);
-      expect(bad.body.detail).toEqual([{ loc: ['path', 'id'], msg: expect.any(String), type: 'int_parsing' }]);
+      expect(bad.body.detail).toEqual([
+        { loc: ['path', 'id'], msg: expect.any(String), type: 'int_parsing' },
+      ]);
       await http.get(`${url}/1.5`).set(user.auth).expect(422);
       await http.delete(`${url}/1e3`).set(user.auth).expect(422);
       const list = await http.get(`${url}?limit=0`).set(user.auth).expect(422);
@@ -155,7 +180,9 @@ describe('Tasks contract', () => {
       const done = (await create({ title: 'done', completed: true }).expect(201)).body;
       const open = (await create({ title: 'open' }).expect(201)).body;
       const ids = async (query: string) =>
-        (await http.get(`${url}?${query}`).set(user.auth).expect(200)).body.map((t: { id: number }) => t.id);
+        (await http.get(`${url}?${query}`).set(user.auth).expect(200)).body.map(
+          (t: { id: number }) => t.id,
+        );
       expect(await ids('status=all')).toEqual([open.id, done.id]);
       expect(await ids('status=completed')).toEqual([done.id]);
       for (const alias of ['pending', 'incomplete', 'active']) {
@@ -165,7 +192,8 @@ describe('Tasks contract', () => {
 
     it('should page with limit/offset, X-Total-Count and Link rel="next"', async () => {
       const created = [];
-      for (let i = 0; i < 5; i++) created.push((await create({ title: `t${i}` }).expect(201)).body.id);
+      for (let i = 0; i < 5; i++)
+        created.push((await create({ title: `t${i}` }).expect(201)).body.id);
       const newestFirst = [...created].reverse();
 
       const page1 = await http.get(`${url}?limit=2`).set(user.auth).expect(200);
@@ -174,7 +202,10 @@ describe('Tasks contract', () => {
       const next = /<([^>]+)>; rel="next"/.exec(page1.headers.link)?.[1];
       expect(next).toBeDefined();
 
-      const page2 = await http.get(next as string).set(user.auth).expect(200);
+      const page2 = await http
+        .get(next as string)
+        .set(user.auth)
+        .expect(200);
       expect(page2.body.map((t: { id: number }) => t.id)).toEqual(newestFirst.slice(2, 4));
       const last = await http.get(`${url}?limit=2&offset=4`).set(user.auth).expect(200);
       expect(last.body.map((t: { id: number }) => t.id)).toEqual(newestFirst.slice(4));
@@ -186,7 +217,8 @@ describe('Tasks contract', () => {
   it('should refuse a {user_id} that is not the caller with 403 on every verb', async () => {
     const alice = await newUser();
     const bob = await newUser();
-    const task = (await http.post('/api/tasks').set(alice.auth).send({ title: 'a' }).expect(201)).body;
+    const task = (await http.post('/api/tasks').set(alice.auth).send({ title: 'a' }).expect(201))
+      .body;
     const foreign = `/api/${alice.id}/tasks`;
     const calls = [
       http.get(foreign),

@@ -36,7 +36,7 @@ interface ErrorLike {
  * runners (jest's VM), where `instanceof Error` is false.
  */
 function asErrorLike(error: unknown): ErrorLike | undefined {
-  return typeof error === 'object' && error !== null ? (error as ErrorLike) : undefined;
+  return typeof error === 'object' && error !== null ? error : undefined;
 }
 
 /** True for errors that mean "the database is not there right now", not "the query is wrong". */
@@ -79,7 +79,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     response.status(status).json(body);
   }
 
-  private toResponse(exception: unknown, request: Request): { status: number; body: object } {
+  private toResponse(exception: unknown, request: Request): { status: HttpStatus; body: object } {
     if (exception instanceof RequestValidationException) {
       return { status: exception.getStatus(), body: { detail: exception.issues } };
     }
@@ -90,13 +90,17 @@ export class AllExceptionsFilter implements ExceptionFilter {
     if (httpError) return httpError;
 
     if (isDatabaseUnavailable(exception)) {
-      this.logger.warn(`Database unavailable during ${request.method} ${routeOf(request)}: ${describe(exception)}`);
+      this.logger.warn(
+        `Database unavailable during ${request.method} ${routeOf(request)}: ${describe(exception)}`,
+      );
       return {
         status: HttpStatus.SERVICE_UNAVAILABLE,
         body: { detail: 'Service temporarily unavailable: the database cannot be reached' },
       };
     }
-    this.logger.error(`Unhandled error during ${request.method} ${routeOf(request)}: ${describe(exception)}`);
+    this.logger.error(
+      `Unhandled error during ${request.method} ${routeOf(request)}: ${describe(exception)}`,
+    );
     return { status: HttpStatus.INTERNAL_SERVER_ERROR, body: { detail: 'Internal Server Error' } };
   }
 }
@@ -114,13 +118,16 @@ function detailOf(exception: HttpException): unknown {
 }
 
 /** Errors from Express and body-parser carry an HTTP status of their own (4xx): keep it. */
-function asHttpError(exception: unknown): { status: number; body: object } | undefined {
+function asHttpError(exception: unknown): { status: HttpStatus; body: object } | undefined {
   const error = asErrorLike(exception);
   const { status, expose, message } = error ?? {};
   if (typeof status !== 'number' || status < 400 || status >= 500 || expose !== true) {
     return undefined;
   }
-  return { status, body: { detail: typeof message === 'string' ? message : 'Bad Request' } };
+  return {
+    status: status as HttpStatus,
+    body: { detail: typeof message === 'string' ? message : 'Bad Request' },
+  };
 }
 
 function routeOf(request: Request): string {

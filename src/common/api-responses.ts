@@ -13,7 +13,11 @@ export class ErrorResponse {
 }
 
 export class ValidationIssueResponse {
-  @ApiProperty({ example: ['body', 'title'], type: 'array', items: { oneOf: [{ type: 'string' }, { type: 'integer' }] } })
+  @ApiProperty({
+    example: ['body', 'title'],
+    type: 'array',
+    items: { oneOf: [{ type: 'string' }, { type: 'integer' }] },
+  })
   loc: (string | number)[];
 
   @ApiProperty({ example: 'Field required' })
@@ -33,14 +37,21 @@ export function ApiTaskErrors({ notFound = true }: { notFound?: boolean } = {}) 
   const decorators = [
     ApiUnauthorizedResponse({
       type: ErrorResponse,
-      description: 'Missing, malformed, expired or wrongly signed token (`WWW-Authenticate: Bearer`)',
+      description:
+        'Missing, malformed, expired or wrongly signed token (`WWW-Authenticate: Bearer`)',
     }),
-    ApiForbiddenResponse({ type: ErrorResponse, description: '`{user_id}` in the path is not the caller' }),
+    ApiForbiddenResponse({
+      type: ErrorResponse,
+      description: '`{user_id}` in the path is not the caller',
+    }),
     ApiUnprocessableEntityResponse({ type: ValidationErrorResponse, description: 'Invalid input' }),
   ];
   if (notFound) {
     decorators.push(
-      ApiNotFoundResponse({ type: ErrorResponse, description: "No such task, or another user's task" }),
+      ApiNotFoundResponse({
+        type: ErrorResponse,
+        description: "No such task, or another user's task",
+      }),
     );
   }
   return applyDecorators(...decorators);

@@ -53,7 +53,10 @@ export function toValidationIssues(
   parentPath: (string | number)[] = [],
 ): ValidationIssue[] {
   return errors.flatMap((error) => {
-    const path = [...parentPath, /^\d+$/.test(error.property) ? Number(error.property) : error.property];
+    const path = [
+      ...parentPath,
+      /^\d+$/.test(error.property) ? Number(error.property) : error.property,
+    ];
     const own = Object.entries(error.constraints ?? {})
       .slice(0, 1)
       .map(([constraint, msg]) => ({

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { EmbeddedPostgres, startEmbeddedPostgres } from '../database/embedded-postgres';
 
 /** Local state of a zero-configuration start: gitignored, beside the project. */
-export const LOCAL_DATA_DIR = resolve(process.env.LOCAL_DATA_DIR ?? '.data');
+export const LOCAL_DATA_DIR = resolve(process.env.LOCAL_DATA_DIR || '.data');
 export const DEV_SECRET_FILE = join(LOCAL_DATA_DIR, 'dev-secret');
 
 export interface LocalDefaults {
@@ -39,7 +39,9 @@ export async function applyLocalDefaults(logger: Logger): Promise<LocalDefaults>
   }
 
   const hasTokenSource =
-    process.env.BETTER_AUTH_SECRET || process.env.BETTER_AUTH_URL || process.env.BETTER_AUTH_JWKS_URL;
+    process.env.BETTER_AUTH_SECRET ||
+    process.env.BETTER_AUTH_URL ||
+    process.env.BETTER_AUTH_JWKS_URL;
   if (!hasTokenSource) {
     process.env.BETTER_AUTH_SECRET = readOrCreateDevSecret();
     result.devSecret = true;

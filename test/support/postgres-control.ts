@@ -54,7 +54,16 @@ export async function startPostgresAt(dataDir: string, port: number): Promise<vo
       : {};
   const child = spawn(
     binary,
-    ['-D', dataDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    [
+      '-D',
+      dataDir,
+      '-p',
+      String(port),
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'unix_socket_directories=',
+    ],
     { ...ids, detached: true, stdio: 'ignore' },
   );
   child.unref();
