@@ -38,4 +38,6 @@ if (process.env.JWT_ISSUER) jwt = jwt.setIssuer(process.env.JWT_ISSUER);
 if (process.env.JWT_AUDIENCE) jwt = jwt.setAudience(process.env.JWT_AUDIENCE);
 
 process.stdout.write(`${await jwt.sign(new TextEncoder().encode(secret))}\n`);
-console.error(`Token for user "${userId}", valid ${ttl} s. Use it as: Authorization: Bearer <token>`);
+console.error(
+  `Token for user "${userId}", valid ${ttl} s. Use it as: Authorization: Bearer <token>`,
+);

@@ -64,7 +64,8 @@ export class AppConfig {
     };
 
     const betterAuthUrl = get('BETTER_AUTH_URL')?.replace(/\/$/, '');
-    const jwksUrl = get('BETTER_AUTH_JWKS_URL') ?? (betterAuthUrl && `${betterAuthUrl}/api/auth/jwks`);
+    const jwksUrl =
+      get('BETTER_AUTH_JWKS_URL') ?? (betterAuthUrl && `${betterAuthUrl}/api/auth/jwks`);
     const issuer = get('JWT_ISSUER');
     const audience = get('JWT_AUDIENCE');
     this.auth = {

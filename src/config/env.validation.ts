@@ -76,7 +76,9 @@ export class EnvironmentVariables {
   @Transform(emptyToUndefined)
   @IsOptional()
   @IsString()
-  @MinLength(32, { message: 'must be at least 32 characters (generate one with `openssl rand -base64 32`)' })
+  @MinLength(32, {
+    message: 'must be at least 32 characters (generate one with `openssl rand -base64 32`)',
+  })
   BETTER_AUTH_SECRET?: string;
 
   @Transform(emptyToUndefined)
@@ -157,7 +159,10 @@ export class InvalidEnvironmentError extends Error {
 
 export function validateEnv(raw: Record<string, unknown>): EnvironmentVariables {
   const env = plainToInstance(EnvironmentVariables, raw, { exposeDefaultValues: true });
-  const problems = validateSync(env, { skipMissingProperties: false, forbidUnknownValues: false }).map(
+  const problems = validateSync(env, {
+    skipMissingProperties: false,
+    forbidUnknownValues: false,
+  }).map(
     (error) =>
       `${error.property}: ${Object.values(error.constraints ?? {}).join('; ') || 'is invalid'}`,
   );
@@ -170,7 +175,9 @@ export function validateEnv(raw: Record<string, unknown>): EnvironmentVariables 
   // Outside production, main.ts fills both in (embedded PostgreSQL, a generated dev secret)
   // before this runs; reaching here without them means a production or hand-made start.
   if (!env.DATABASE_URL) {
-    problems.push('DATABASE_URL: is required (NODE_ENV=production never starts an embedded database)');
+    problems.push(
+      'DATABASE_URL: is required (NODE_ENV=production never starts an embedded database)',
+    );
   }
   if (!env.BETTER_AUTH_SECRET && !env.BETTER_AUTH_URL && !env.BETTER_AUTH_JWKS_URL) {
     problems.push(

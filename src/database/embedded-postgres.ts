@@ -28,7 +28,10 @@ interface EmbeddedPostgresInstance {
   start(): Promise<void>;
   stop(): Promise<void>;
   createDatabase(name: string): Promise<void>;
-  getPgClient(database?: string, host?: string): {
+  getPgClient(
+    database?: string,
+    host?: string,
+  ): {
     connect(): Promise<void>;
     query(sql: string, values?: unknown[]): Promise<{ rowCount: number | null }>;
     end(): Promise<void>;
@@ -131,4 +134,3 @@ export async function startEmbeddedPostgres(
     stop: () => pg.stop(),
   };
 }
-

@@ -47,7 +47,10 @@ export class TasksController {
 
   @Get()
   @ApiOperation({ summary: "List the caller's tasks, newest first" })
-  @ApiOkResponse({ type: [TaskResponse], description: 'Headers: `X-Total-Count`, `Link` (next/prev)' })
+  @ApiOkResponse({
+    type: [TaskResponse],
+    description: 'Headers: `X-Total-Count`, `Link` (next/prev)',
+  })
   async list(
     @CurrentUser() user: AuthUser,
     @Query() query: ListTasksQuery,

@@ -43,7 +43,8 @@ export class TasksRepository {
       .addOrderBy('task.id', 'DESC')
       .limit(limit)
       .offset(offset);
-    if (status !== 'all') query.andWhere('task.completed = :completed', { completed: status === 'completed' });
+    if (status !== 'all')
+      query.andWhere('task.completed = :completed', { completed: status === 'completed' });
     const [tasks, total] = await query.getManyAndCount();
     return { tasks, total };
   }

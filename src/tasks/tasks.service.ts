@@ -29,7 +29,9 @@ export class TasksService {
   }
 
   async get(ownerId: string, id: number): Promise<TaskResponse> {
-    return toTaskResponse(this.found(isTaskId(id) ? await this.repository.findOwned(ownerId, id) : null));
+    return toTaskResponse(
+      this.found(isTaskId(id) ? await this.repository.findOwned(ownerId, id) : null),
+    );
   }
 
   async create(ownerId: string, dto: CreateTaskDto): Promise<TaskResponse> {
@@ -54,7 +56,9 @@ export class TasksService {
         'value_error',
       );
     }
-    return this.updated(isTaskId(id) ? await this.repository.updateOwned(ownerId, id, patch) : null);
+    return this.updated(
+      isTaskId(id) ? await this.repository.updateOwned(ownerId, id, patch) : null,
+    );
   }
 
   /** With `completed` given it is set; without, it toggles. */

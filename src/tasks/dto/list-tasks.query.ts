@@ -6,7 +6,10 @@ import { IntegerFromString } from './validation.decorators';
 export const TASK_STATUSES = ['all', 'pending', 'completed'] as const;
 export type TaskStatusFilter = (typeof TASK_STATUSES)[number];
 
-const STATUS_ALIASES: Record<string, TaskStatusFilter> = { incomplete: 'pending', active: 'pending' };
+const STATUS_ALIASES: Record<string, TaskStatusFilter> = {
+  incomplete: 'pending',
+  active: 'pending',
+};
 
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1000;
@@ -19,12 +22,19 @@ export class ListTasksQuery {
   })
   @IsOptional()
   @Transform(({ value }: { value: unknown }) =>
-    typeof value === 'string' ? (STATUS_ALIASES[value.toLowerCase()] ?? value.toLowerCase()) : value,
+    typeof value === 'string'
+      ? (STATUS_ALIASES[value.toLowerCase()] ?? value.toLowerCase())
+      : value,
   )
   @IsIn(TASK_STATUSES, { message: "Input should be 'all', 'pending' or 'completed'" })
   status: TaskStatusFilter = 'all';
 
-  @ApiPropertyOptional({ type: Number, minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE })
+  @ApiPropertyOptional({
+    type: Number,
+    minimum: 1,
+    maximum: MAX_PAGE_SIZE,
+    default: DEFAULT_PAGE_SIZE,
+  })
   @IsOptional()
   @IntegerFromString({ min: 1, max: MAX_PAGE_SIZE })
   limit: number = DEFAULT_PAGE_SIZE;

@@ -5,7 +5,10 @@ export class TaskResponse {
   @ApiProperty({ example: 17 })
   id: number;
 
-  @ApiProperty({ example: 'R35waxC4PhKloC2BQsg6TBBf0R0VwZjt', description: "The owner's Better Auth user id" })
+  @ApiProperty({
+    example: 'R35waxC4PhKloC2BQsg6TBBf0R0VwZjt',
+    description: "The owner's Better Auth user id",
+  })
   user_id: string;
 
   @ApiProperty({ example: 'Buy milk', minLength: 1, maxLength: 200 })
