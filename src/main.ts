@@ -11,11 +11,17 @@ import { applyLocalDefaults, LocalDefaults } from './config/local-defaults';
 
 async function bootstrap(): Promise<void> {
   if (existsSync('.env')) process.loadEnvFile('.env');
-  // Until the config is validated, log at info level (debug with LOG_LEVEL=debug/verbose).
+  // Until the config is validated, log from the raw environment (so a config error in production
+  // is already a JSON line, and embedded PostgreSQL chatter only shows with LOG_LEVEL=debug).
   Logger.overrideLogger(
-    /^(debug|verbose)$/.test(process.env.LOG_LEVEL ?? '')
-      ? ['fatal', 'error', 'warn', 'log', 'debug']
-      : ['fatal', 'error', 'warn', 'log'],
+    createLogger({
+      log: {
+        level: /^(debug|verbose)$/.test(process.env.LOG_LEVEL ?? '') ? 'debug' : 'info',
+        json:
+          process.env.LOG_FORMAT === 'json' ||
+          (process.env.NODE_ENV === 'production' && process.env.LOG_FORMAT !== 'pretty'),
+      },
+    }),
   );
   const bootLogger = new Logger('Bootstrap');
   const local = await applyLocalDefaults(bootLogger);
