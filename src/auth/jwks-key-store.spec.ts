@@ -1,5 +1,14 @@
 import { Logger } from '@nestjs/common';
-import { base64url, errors, exportJWK, generateKeyPair, JWK, jwtVerify, SignJWT } from 'jose';
+import {
+  base64url,
+  CryptoKey,
+  errors,
+  exportJWK,
+  generateKeyPair,
+  JWK,
+  jwtVerify,
+  SignJWT,
+} from 'jose';
 import { JwksKeyStore, JwksKeyStoreOptions } from './jwks-key-store';
 
 const OPTIONS: JwksKeyStoreOptions = {
@@ -173,16 +182,27 @@ describe(JwksKeyStore.name, () => {
   });
 
   describe('cache age and outages', () => {
+    it('should not refetch known keys before the cache max age', async () => {
+      endpoint.publish(keyA.publicJwk);
+      const token = await signWith(keyA);
+      await verify(token);
+
+      advance(OPTIONS.cacheMaxAgeMs);
+      await verify(token);
+
+      expect(endpoint.fetch).toHaveBeenCalledTimes(1);
+    });
+
     it('should refresh in the background once the cache is older than its max age', async () => {
       endpoint.publish(keyA.publicJwk);
       await verify(await signWith(keyA));
       advance(OPTIONS.cacheMaxAgeMs + 1);
       endpoint.publish(keyB.publicJwk);
 
-      // Served from the cache while the refresh runs.
+      // Served from the cache while the refresh it started runs.
       await expect(verify(await signWith(keyA))).resolves.toBeDefined();
-      await store.refresh(); // joins the refresh in flight
       expect(endpoint.fetch).toHaveBeenCalledTimes(2);
+      await store.refresh(); // joins the refresh in flight; the cooldown forbids another
 
       await expect(verify(await signWith(keyB))).resolves.toBeDefined();
       await expect(verify(await signWith(keyA))).rejects.toBeInstanceOf(errors.JWKSNoMatchingKey);
@@ -201,9 +221,10 @@ describe(JwksKeyStore.name, () => {
       if (document) endpoint.document = document;
 
       await expect(verify(token)).resolves.toBeDefined();
-      await store.refresh();
-      await expect(verify(token)).resolves.toBeDefined();
+      expect(endpoint.fetch).toHaveBeenCalledTimes(2);
+      await store.refresh(); // lets the failing refresh finish
 
+      await expect(verify(token)).resolves.toBeDefined();
       expect(endpoint.fetch).toHaveBeenCalledTimes(2);
       expect(warn).toHaveBeenCalledWith(expect.stringContaining('keeping 1 cached key(s)'));
     });

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import {
   base64url,
+  CryptoKey,
   exportJWK,
   exportSPKI,
   generateKeyPair,
@@ -238,10 +239,7 @@ describe(TokenVerifier.name, () => {
       ['x5c', () => ({ x5c: ['MIIBszCCAVmgAwIBAgIUQ'] })],
     ])('should refuse a %s header even when the signature is valid', async (_name, header) => {
       await expectRefused(secretOnly, await signHs256(claims(), SECRET, header()));
-      await expectRefused(
-        jwksOnly,
-        await signAsymmetric(keys.EdDSA, undefined, header() as Partial<JWTHeaderParameters>),
-      );
+      await expectRefused(jwksOnly, await signAsymmetric(keys.EdDSA, undefined, header()));
     });
 
     it('should refuse a critical header extension it does not understand', async () => {

@@ -125,7 +125,7 @@ export class EnvironmentVariables {
   @Max(60000)
   JWKS_TIMEOUT_MS = 5000;
 
-  @Matches(/^\s*(\*|https?:\/\/[^\s,/]+)(\s*,\s*https?:\/\/[^\s,/]+)*\s*$/, {
+  @Matches(/^\s*(\*|https?:\/\/[^\s,/]+\/?)(\s*,\s*https?:\/\/[^\s,/]+\/?)*\s*$/, {
     message: 'must be a comma-separated list of origins such as http://localhost:3000',
   })
   CORS_ORIGINS = 'http://localhost:3000';
