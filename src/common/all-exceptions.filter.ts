@@ -134,10 +134,19 @@ function routeOf(request: Request): string {
   return (request.route as { path?: string } | undefined)?.path ?? 'unmatched route';
 }
 
+/**
+ * Name, code and, for programming errors, the message (first line, capped). Never the stack,
+ * and never a database error's message or query, which can carry SQL and values.
+ */
 function describe(exception: unknown): string {
   const error = asErrorLike(exception);
   if (!error) return typeof exception;
   const name = typeof error.name === 'string' ? error.name : 'Error';
   const code = error.code ?? error.driverError?.code;
-  return `${name}${typeof code === 'string' ? ` (${code})` : ''}`;
+  const fromDatabase = code !== undefined || error.driverError !== undefined;
+  const message =
+    !fromDatabase && typeof error.message === 'string'
+      ? `: ${error.message.split('\n')[0].slice(0, 200)}`
+      : '';
+  return `${name}${typeof code === 'string' ? ` (${code})` : ''}${message}`;
 }

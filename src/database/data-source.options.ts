@@ -1,6 +1,7 @@
 import { DataSourceOptions } from 'typeorm';
 import { TaskEntity } from '../tasks/task.entity';
 import { CreateTask1764086400000 } from './migrations/1764086400000-CreateTask';
+import { TaskPlanningAndSync1764172800000 } from './migrations/1764172800000-TaskPlanningAndSync';
 
 export interface DatabaseSettings {
   url: string;
@@ -12,7 +13,7 @@ export interface DatabaseSettings {
 
 /** Entities and migrations are listed, not globbed: the same list works from src/, dist/ and jest. */
 export const entities = [TaskEntity];
-export const migrations = [CreateTask1764086400000];
+export const migrations = [CreateTask1764086400000, TaskPlanningAndSync1764172800000];
 
 /**
  * One definition of the connection for the app (through `TypeOrmModule`) and the TypeORM CLI

@@ -6,10 +6,21 @@ import {
   PrimaryGeneratedColumn,
   UpdateDateColumn,
 } from 'typeorm';
+import { Recurrence } from './recurrence';
 
-/** A row of `task`. Never sent to a client as is: `TasksMapper` decides what goes on the wire. */
+/** Stored as 1..3 so that "priority, descending" is an index-friendly integer sort. */
+export const PRIORITIES = ['low', 'medium', 'high'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+export const priorityToRank = (priority: Priority): number => PRIORITIES.indexOf(priority) + 1;
+export const rankToPriority = (rank: number): Priority => PRIORITIES[rank - 1] ?? 'medium';
+
+/**
+ * A row of `task`. Never sent to a client as is: `toTaskResponse` decides what goes on the wire.
+ * `version` (ETag) and `change_xid` (changes feed) are maintained by a trigger on every update.
+ */
 @Entity({ name: 'task' })
 @Index('task_user_created_idx', ['userId', 'createdAt', 'id'])
+@Index('task_user_due_idx', ['userId', 'dueDate', 'id'])
 export class TaskEntity {
   @PrimaryGeneratedColumn('identity', { type: 'integer', generatedIdentity: 'ALWAYS' })
   id: number;
@@ -26,9 +37,50 @@ export class TaskEntity {
   @Column({ type: 'boolean', default: false })
   completed: boolean;
 
+  @Column({ type: 'smallint', default: 2 })
+  priority: number;
+
+  @Column({ type: 'text', array: true, default: () => "'{}'" })
+  tags: string[];
+
+  @Column({ name: 'due_date', type: 'timestamptz', precision: 3, nullable: true })
+  dueDate: Date | null;
+
+  @Column({ name: 'remind_at', type: 'timestamptz', precision: 3, nullable: true })
+  remindAt: Date | null;
+
+  @Column({ type: 'varchar', length: 10, nullable: true })
+  recurrence: Recurrence | null;
+
+  @Column({ name: 'recurrence_until', type: 'timestamptz', precision: 3, nullable: true })
+  recurrenceUntil: Date | null;
+
+  @Column({ name: 'completed_at', type: 'timestamptz', precision: 3, nullable: true })
+  completedAt: Date | null;
+
+  @Column({ name: 'next_task_id', type: 'integer', nullable: true })
+  nextTaskId: number | null;
+
+  @Column({ type: 'integer', default: 1 })
+  version: number;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz', precision: 3 })
   createdAt: Date;
 
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz', precision: 3 })
   updatedAt: Date;
 }
+
+/** What a write may change; everything else is the server's. */
+export type TaskFields = Pick<
+  TaskEntity,
+  | 'title'
+  | 'description'
+  | 'completed'
+  | 'priority'
+  | 'tags'
+  | 'dueDate'
+  | 'remindAt'
+  | 'recurrence'
+  | 'recurrenceUntil'
+>;

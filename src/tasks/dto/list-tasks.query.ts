@@ -1,18 +1,37 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsIn, IsOptional } from 'class-validator';
+import { IsArray, IsBoolean, IsDate, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
+import { parseIsoTimestamp } from '../../common/iso-timestamp';
+import { PRIORITIES, Priority } from '../task.entity';
 import { IntegerFromString } from './validation.decorators';
 
 export const TASK_STATUSES = ['all', 'pending', 'completed'] as const;
 export type TaskStatusFilter = (typeof TASK_STATUSES)[number];
+export const SORT_FIELDS = ['created_at', 'updated_at', 'due_date', 'priority', 'title'] as const;
+export type SortField = (typeof SORT_FIELDS)[number];
 
 const STATUS_ALIASES: Record<string, TaskStatusFilter> = {
   incomplete: 'pending',
   active: 'pending',
 };
+const SORT_ALIASES: Record<string, SortField> = { created: 'created_at', updated: 'updated_at' };
 
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1000;
+
+const lower = ({ value }: { value: unknown }) =>
+  typeof value === 'string' ? value.trim().toLowerCase() : value;
+const list = ({ value }: { value: unknown }) =>
+  typeof value === 'string'
+    ? value
+        .split(',')
+        .map((item) => item.trim().toLowerCase())
+        .filter(Boolean)
+    : value;
+const timestamp = ({ value }: { value: unknown }) => parseIsoTimestamp(value) ?? value;
+const boolean = ({ value }: { value: unknown }) =>
+  value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value;
+const DATE_MESSAGE = 'Input should be a valid ISO 8601 date or date-time';
 
 export class ListTasksQuery {
   @ApiPropertyOptional({
@@ -21,13 +40,86 @@ export class ListTasksQuery {
     description: '`incomplete` and `active` mean `pending`',
   })
   @IsOptional()
-  @Transform(({ value }: { value: unknown }) =>
-    typeof value === 'string'
-      ? (STATUS_ALIASES[value.toLowerCase()] ?? value.toLowerCase())
-      : value,
-  )
+  @Transform(({ value }: { value: unknown }) => {
+    const v = lower({ value });
+    return typeof v === 'string' ? (STATUS_ALIASES[v] ?? v) : v;
+  })
   @IsIn(TASK_STATUSES, { message: "Input should be 'all', 'pending' or 'completed'" })
   status: TaskStatusFilter = 'all';
+
+  @ApiPropertyOptional({ description: 'One or more of low, medium, high (comma-separated)' })
+  @IsOptional()
+  @Transform(list)
+  @IsArray({ message: 'Input should be a comma-separated list' })
+  @IsIn(PRIORITIES, { each: true, message: "Each priority should be 'low', 'medium' or 'high'" })
+  priority?: Priority[];
+
+  @ApiPropertyOptional({ description: 'Tasks with any of these tags (comma-separated)' })
+  @IsOptional()
+  @Transform(list)
+  @IsArray({ message: 'Input should be a comma-separated list' })
+  @IsString({ each: true })
+  tags?: string[];
+
+  @ApiPropertyOptional({ format: 'date-time', description: 'due_date before this instant' })
+  @IsOptional()
+  @Transform(timestamp)
+  @IsDate({ message: DATE_MESSAGE })
+  due_before?: Date;
+
+  @ApiPropertyOptional({ format: 'date-time', description: 'due_date after this instant' })
+  @IsOptional()
+  @Transform(timestamp)
+  @IsDate({ message: DATE_MESSAGE })
+  due_after?: Date;
+
+  @ApiPropertyOptional({ type: Boolean, description: 'Not completed and due in the past' })
+  @IsOptional()
+  @Transform(boolean)
+  @IsBoolean({ message: 'Input should be a valid boolean' })
+  overdue?: boolean;
+
+  @ApiPropertyOptional({ description: 'Case-insensitive substring of title or description' })
+  @IsOptional()
+  @IsString({ message: 'Input should be a valid string' })
+  @MaxLength(200, { message: 'String should have at most 200 characters' })
+  search?: string;
+
+  @ApiPropertyOptional({ description: 'Alias of `search`' })
+  @IsOptional()
+  @IsString({ message: 'Input should be a valid string' })
+  @MaxLength(200, { message: 'String should have at most 200 characters' })
+  q?: string;
+
+  @ApiPropertyOptional({ enum: [...SORT_FIELDS, 'created', 'updated'], default: 'created_at' })
+  @IsOptional()
+  @Transform(({ value }: { value: unknown }) => {
+    const v = lower({ value });
+    return typeof v === 'string' ? (SORT_ALIASES[v] ?? v) : v;
+  })
+  @IsIn(SORT_FIELDS, { message: `Input should be one of ${SORT_FIELDS.join(', ')}` })
+  sort?: SortField;
+
+  @ApiPropertyOptional({ description: 'Alias of `sort`' })
+  @IsOptional()
+  @Transform(({ value }: { value: unknown }) => {
+    const v = lower({ value });
+    return typeof v === 'string' ? (SORT_ALIASES[v] ?? v) : v;
+  })
+  @IsIn(SORT_FIELDS, { message: `Input should be one of ${SORT_FIELDS.join(', ')}` })
+  sort_by?: SortField;
+
+  @ApiPropertyOptional({ enum: ['asc', 'desc'], description: 'Default: desc' })
+  @IsOptional()
+  @Transform(lower)
+  @IsIn(['asc', 'desc'], { message: "Input should be 'asc' or 'desc'" })
+  order?: 'asc' | 'desc';
+
+  @ApiPropertyOptional({ format: 'date-time', description: 'Tasks created or changed after it' })
+  @IsOptional()
+  @Transform(timestamp)
+  @IsDate({ message: DATE_MESSAGE })
+  updated_since?: Date;
 
   @ApiPropertyOptional({
     type: Number,

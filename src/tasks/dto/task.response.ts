@@ -1,4 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
+import { PRIORITIES, Priority } from '../task.entity';
+import { Recurrence, RECURRENCES } from '../recurrence';
 
 /** A task as it goes on the wire (snake_case, ISO 8601 UTC timestamps). */
 export class TaskResponse {
@@ -19,6 +21,41 @@ export class TaskResponse {
 
   @ApiProperty({ example: false })
   completed: boolean;
+
+  @ApiProperty({ enum: PRIORITIES, example: 'medium' })
+  priority: Priority;
+
+  @ApiProperty({ type: [String], example: ['home'] })
+  tags: string[];
+
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, example: null })
+  due_date: string | null;
+
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, example: null })
+  remind_at: string | null;
+
+  @ApiProperty({ enum: RECURRENCES, nullable: true, example: null })
+  recurrence: Recurrence | null;
+
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, example: null })
+  recurrence_until: string | null;
+
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    example: null,
+    description: 'Set when completed, cleared when reopened',
+  })
+  completed_at: string | null;
+
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    example: null,
+    description: 'The occurrence created by completing this recurring task',
+  })
+  next_task_id: number | null;
 
   @ApiProperty({ format: 'date-time', example: '2026-11-25T16:50:49.578Z' })
   created_at: string;

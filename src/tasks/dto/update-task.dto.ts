@@ -1,4 +1,14 @@
-import { OptionalBoolean, TaskDescription, TaskTitle } from './validation.decorators';
+import { Priority } from '../task.entity';
+import { Recurrence } from '../recurrence';
+import {
+  OptionalBoolean,
+  OptionalTimestamp,
+  PriorityField,
+  RecurrenceField,
+  TagsField,
+  TaskDescription,
+  TaskTitle,
+} from './validation.decorators';
 
 /** PUT and PATCH: the fields present are merged; at least one must be. */
 export class UpdateTaskDto {
@@ -10,4 +20,22 @@ export class UpdateTaskDto {
 
   @OptionalBoolean('Set the completion state')
   completed?: boolean;
+
+  @PriorityField()
+  priority?: Priority;
+
+  @TagsField()
+  tags?: string[];
+
+  @OptionalTimestamp('Due date; `null` clears it')
+  due_date?: Date | null;
+
+  @OptionalTimestamp('When to remind; `null` clears it')
+  remind_at?: Date | null;
+
+  @RecurrenceField()
+  recurrence?: Recurrence | null;
+
+  @OptionalTimestamp('No occurrence is created after it')
+  recurrence_until?: Date | null;
 }

@@ -1,8 +1,15 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
+import { parseIsoTimestamp } from '../../common/iso-timestamp';
+import { RECURRENCES } from '../recurrence';
+import { PRIORITIES } from '../task.entity';
 import {
+  ArrayMaxSize,
+  IsArray,
   IsBoolean,
+  IsDate,
+  IsIn,
   IsInt,
   IsOptional,
   IsString,
@@ -74,4 +81,71 @@ export function IntegerFromString({ min, max }: { min?: number; max?: number } =
     decorators.push(Max(max, { message: `Input should be less than or equal to ${max}` }));
   }
   return applyDecorators(...decorators);
+}
+
+/** A timestamp (ISO 8601; a bare date is that day 00:00 UTC), `null` clearing it. */
+export function OptionalTimestamp(description: string) {
+  return applyDecorators(
+    ApiPropertyOptional({ type: String, format: 'date-time', nullable: true, description }),
+    Transform(({ value }: { value: unknown }) =>
+      value === null || value === undefined ? value : (parseIsoTimestamp(value) ?? value),
+    ),
+    IsOptional(),
+    IsDate({ message: 'Input should be a valid ISO 8601 date or date-time' }),
+  );
+}
+
+/** `low`, `medium` or `high`, in any case. */
+export function PriorityField() {
+  return applyDecorators(
+    ApiPropertyOptional({ enum: PRIORITIES, default: 'medium', description: 'Case-insensitive' }),
+    Transform(({ value }: { value: unknown }) =>
+      typeof value === 'string' ? value.trim().toLowerCase() : value,
+    ),
+    IfPresent(),
+    IsIn(PRIORITIES, { message: "Input should be 'low', 'medium' or 'high'" }),
+  );
+}
+
+/** Tags: each trimmed, 1–50 characters, duplicates (case-insensitive) dropped, at most 20. */
+export function TagsField() {
+  return applyDecorators(
+    ApiPropertyOptional({ type: [String], maxItems: 20, example: ['work', 'urgent'] }),
+    Transform(({ value }: { value: unknown }) => (Array.isArray(value) ? normalizeTags(value) : value)),
+    IfPresent(),
+    IsArray({ message: 'Input should be a valid list' }),
+    ArrayMaxSize(20, { message: 'List should have at most 20 items after removing duplicates' }),
+    IsString({ each: true, message: 'Each tag should be a valid string' }),
+    MinLength(1, { each: true, message: 'Each tag should have at least 1 character' }),
+    MaxLength(50, { each: true, message: 'Each tag should have at most 50 characters' }),
+  );
+}
+
+export function normalizeTags(tags: unknown[]): unknown[] {
+  const seen = new Set<string>();
+  const result: unknown[] = [];
+  for (const tag of tags) {
+    if (typeof tag !== 'string') {
+      result.push(tag);
+      continue;
+    }
+    const trimmed = tag.trim();
+    const key = trimmed.toLowerCase();
+    if (seen.has(key)) continue;
+    seen.add(key);
+    result.push(trimmed);
+  }
+  return result;
+}
+
+/** `daily`, `weekly`, `monthly`, `yearly` or `null`. */
+export function RecurrenceField() {
+  return applyDecorators(
+    ApiPropertyOptional({ enum: RECURRENCES, nullable: true, description: 'Needs a due_date' }),
+    Transform(({ value }: { value: unknown }) =>
+      typeof value === 'string' ? value.trim().toLowerCase() : value,
+    ),
+    IsOptional(),
+    IsIn(RECURRENCES, { message: "Input should be 'daily', 'weekly', 'monthly', 'yearly' or null" }),
+  );
 }

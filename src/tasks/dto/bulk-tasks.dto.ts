@@ -1,0 +1,36 @@
+import { ApiProperty } from '@nestjs/swagger';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsDefined,
+  IsIn,
+  IsInt,
+} from 'class-validator';
+
+export const BULK_ACTIONS = ['complete', 'reopen', 'delete'] as const;
+export type BulkAction = (typeof BULK_ACTIONS)[number];
+export const MAX_BULK_IDS = 500;
+
+export class BulkTasksDto {
+  @ApiProperty({ enum: BULK_ACTIONS })
+  @IsDefined({ message: 'Field required' })
+  @IsIn(BULK_ACTIONS, { message: "Input should be 'complete', 'reopen' or 'delete'" })
+  action: BulkAction;
+
+  @ApiProperty({ type: [Number], minItems: 1, maxItems: MAX_BULK_IDS, example: [1, 2, 3] })
+  @IsDefined({ message: 'Field required' })
+  @IsArray({ message: 'Input should be a valid list' })
+  @ArrayMinSize(1, { message: 'List should have at least 1 item' })
+  @ArrayMaxSize(MAX_BULK_IDS, { message: `List should have at most ${MAX_BULK_IDS} items` })
+  @IsInt({ each: true, message: 'Each id should be a valid integer' })
+  ids: number[];
+}
+
+export class BulkResultResponse {
+  @ApiProperty({ type: [Number], description: 'Ids the action was applied to' })
+  updated: number[];
+
+  @ApiProperty({ type: [Number], description: "Ids that do not exist or are another user's" })
+  not_found: number[];
+}

@@ -1,0 +1,33 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { TasksRepository } from './tasks.repository';
+
+const HOUR = 3_600_000;
+/** The contract promises 30 days of deletions and 24 hours of keys: keep a margin beyond both. */
+const TOMBSTONE_DAYS = 35;
+const IDEMPOTENCY_HOURS = 48;
+
+/** Hourly housekeeping. Several API processes may run it at once: the deletes are idempotent. */
+@Injectable()
+export class TasksMaintenance implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(TasksMaintenance.name);
+  private timer?: NodeJS.Timeout;
+
+  constructor(private readonly repository: TasksRepository) {}
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => void this.purge(), HOUR);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.timer);
+  }
+
+  async purge(): Promise<void> {
+    try {
+      await this.repository.purgeExpired(TOMBSTONE_DAYS, IDEMPOTENCY_HOURS);
+    } catch (error) {
+      this.logger.warn(`Purge skipped: ${error instanceof Error ? error.name : 'unknown error'}`);
+    }
+  }
+}
