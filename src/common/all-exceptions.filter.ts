@@ -39,6 +39,13 @@ function asErrorLike(error: unknown): ErrorLike | undefined {
   return typeof error === 'object' && error !== null ? error : undefined;
 }
 
+/** PostgreSQL's data exceptions (SQLSTATE class 22): invalid text encoding, out-of-range values. */
+function isRejectedData(exception: unknown): boolean {
+  const error = asErrorLike(exception);
+  const code = error?.driverError?.code ?? error?.code;
+  return typeof code === 'string' && code.startsWith('22');
+}
+
 /** True for errors that mean "the database is not there right now", not "the query is wrong". */
 export function isDatabaseUnavailable(exception: unknown): boolean {
   const error = asErrorLike(exception);
@@ -89,6 +96,17 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const httpError = asHttpError(exception);
     if (httpError) return httpError;
 
+    if (isRejectedData(exception)) {
+      // A value the database cannot store (class 22, data exception) that validation let through:
+      // still the client's input, so 422, and never the database's own words.
+      this.logger.warn(
+        `Database refused a value during ${request.method} ${routeOf(request)}: ${describe(exception)}`,
+      );
+      return {
+        status: HttpStatus.UNPROCESSABLE_ENTITY,
+        body: { detail: [{ loc: ['body'], msg: 'A value cannot be stored', type: 'value_error' }] },
+      };
+    }
     if (isDatabaseUnavailable(exception)) {
       this.logger.warn(
         `Database unavailable during ${request.method} ${routeOf(request)}: ${describe(exception)}`,

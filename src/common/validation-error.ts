@@ -44,6 +44,7 @@ const PYDANTIC_TYPES: Record<string, string> = {
   arrayMaxSize: 'too_long',
   isISO8601: 'datetime_parsing',
   whitelistValidation: 'extra_forbidden',
+  noNulCharacter: 'string_pattern_mismatch',
 };
 
 /** Flattens class-validator's tree into FastAPI's list, one issue per offending field. */

@@ -135,7 +135,8 @@ export class TasksRepository {
     const param = (value: unknown) => `$${params.push(value)}`;
 
     if (filter.status !== 'all') where.push(`completed = ${param(filter.status === 'completed')}`);
-    if (filter.priorities?.length) where.push(`priority = ANY(${param(filter.priorities)}::smallint[])`);
+    if (filter.priorities?.length)
+      where.push(`priority = ANY(${param(filter.priorities)}::smallint[])`);
     if (filter.tags?.length) {
       where.push(
         `EXISTS (SELECT 1 FROM unnest(tags) AS tag WHERE lower(tag) = ANY(${param(filter.tags)}::text[]))`,
@@ -144,7 +145,8 @@ export class TasksRepository {
     if (filter.dueBefore) where.push(`due_date < ${param(filter.dueBefore)}`);
     if (filter.dueAfter) where.push(`due_date > ${param(filter.dueAfter)}`);
     if (filter.overdue === true) where.push(`NOT completed AND due_date < now()`);
-    if (filter.overdue === false) where.push(`(completed OR due_date IS NULL OR due_date >= now())`);
+    if (filter.overdue === false)
+      where.push(`(completed OR due_date IS NULL OR due_date >= now())`);
     if (filter.updatedSince) where.push(`updated_at > ${param(filter.updatedSince)}`);
     if (filter.search) {
       const pattern = param(`%${escapeLike(filter.search)}%`);
@@ -258,36 +260,37 @@ export class TasksRepository {
   }
 
   /**
-   * Everything changed after `since` (a transaction-id horizon), read in one snapshot. The new
-   * cursor is that snapshot's oldest in-flight transaction, so a write that commits later with
-   * an older id is still seen next time (at the price of an occasional repeat).
+   * Everything changed after `since`, read in one snapshot. `since` is the snapshot of the
+   * previous read (`xmin:xmax:xip`): a change is new when its transaction was not visible to that
+   * snapshot, so a write that committed late with an older transaction id is still seen once,
+   * and nothing already sent is sent again.
    */
   async changesOwned(
     ownerId: string,
     since: string | undefined,
-  ): Promise<{ tasks: TaskEntity[]; deletedIds: number[]; horizon: string }> {
+  ): Promise<{ tasks: TaskEntity[]; deletedIds: number[]; snapshot: string }> {
     return this.manager.transaction('REPEATABLE READ', async (manager) => {
-      const [{ horizon }] = (await manager.query(
-        `SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon`,
-      )) as { horizon: string }[];
+      const [{ snapshot }] = (await manager.query(
+        `SELECT pg_current_snapshot()::text AS snapshot`,
+      )) as { snapshot: string }[];
       const tx = new TasksRepository(manager);
       if (since === undefined) {
-        const tasks = await tx.rows(
-          `SELECT ${COLUMNS} FROM task WHERE user_id = $1 ORDER BY id`,
-          [ownerId],
-        );
-        return { tasks, deletedIds: [], horizon };
+        const tasks = await tx.rows(`SELECT ${COLUMNS} FROM task WHERE user_id = $1 ORDER BY id`, [
+          ownerId,
+        ]);
+        return { tasks, deletedIds: [], snapshot };
       }
+      const isNew = `change_xid >= pg_snapshot_xmin($2::pg_snapshot)
+        AND NOT pg_visible_in_snapshot(change_xid, $2::pg_snapshot)`;
       const tasks = await tx.rows(
-        `SELECT ${COLUMNS} FROM task WHERE user_id = $1 AND change_xid >= $2::xid8 ORDER BY id`,
+        `SELECT ${COLUMNS} FROM task WHERE user_id = $1 AND ${isNew} ORDER BY id`,
         [ownerId, since],
       );
       const deleted = (await manager.query(
-        `SELECT task_id FROM task_tombstone
-         WHERE user_id = $1 AND change_xid >= $2::xid8 ORDER BY task_id`,
+        `SELECT task_id FROM task_tombstone WHERE user_id = $1 AND ${isNew} ORDER BY task_id`,
         [ownerId, since],
       )) as { task_id: number }[];
-      return { tasks, deletedIds: deleted.map((row) => row.task_id), horizon };
+      return { tasks, deletedIds: deleted.map((row) => row.task_id), snapshot };
     });
   }
 

@@ -167,14 +167,14 @@ export class TasksService {
   }
 
   async changes(ownerId: string, cursor?: string): Promise<ChangesResponse> {
-    const { tasks, deletedIds, horizon } = await this.repository.changesOwned(
+    const { tasks, deletedIds, snapshot } = await this.repository.changesOwned(
       ownerId,
       cursor === undefined ? undefined : decodeCursor(cursor),
     );
     return {
       tasks: tasks.map(toTaskResponse),
       deleted_ids: deletedIds,
-      cursor: encodeCursor(horizon),
+      cursor: encodeCursor(snapshot),
     };
   }
 
@@ -261,7 +261,8 @@ export class TasksService {
             'idempotency_key_reused',
           );
         }
-        if (claim.status === null) throw new ConflictException('The original request is still running');
+        if (claim.status === null)
+          throw new ConflictException('The original request is still running');
         return { body: claim.body as T, etag: claim.etag ?? undefined, replayed: true };
       }
       const reply = await work(tx);
@@ -301,9 +302,7 @@ function assertRecurrenceHasDueDate(task: { recurrence: unknown; dueDate: Date |
 }
 
 function definedOnly<T extends object>(object: T): T {
-  return Object.fromEntries(
-    Object.entries(object).filter(([, value]) => value !== undefined),
-  ) as T;
+  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined)) as T;
 }
 
 function stableJson(value: unknown): string {
@@ -318,18 +317,29 @@ function stableJson(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
-function encodeCursor(horizon: string): string {
-  return Buffer.from(`x:${horizon}`).toString('base64url');
+/** The cursor is the reading snapshot (`xmin:xmax:xip,…`), opaque to clients. */
+function encodeCursor(snapshot: string): string {
+  return Buffer.from(`s:${snapshot}`).toString('base64url');
 }
 
 function decodeCursor(cursor: string): string {
-  const decoded = /^x:(\d{1,20})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!decoded) {
-    throw RequestValidationException.single(
-      ['query', 'since'],
-      'Invalid cursor: pass the `cursor` of a previous changes answer',
-      'value_error',
-    );
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const match = /^s:(\d{1,20}):(\d{1,20}):((?:\d{1,20})(?:,\d{1,20})*)?$/.exec(text);
+  if (match) {
+    const [xmin, xmax] = [BigInt(match[1]), BigInt(match[2])];
+    const inProgress = match[3] ? match[3].split(',').map(BigInt) : [];
+    // What PostgreSQL's pg_snapshot input accepts: xmin <= xip < xmax, ascending.
+    const valid =
+      xmin > 0n &&
+      xmin <= xmax &&
+      inProgress.every(
+        (xid, i) => xid >= xmin && xid < xmax && (i === 0 || xid > inProgress[i - 1]),
+      );
+    if (valid) return text.slice(2);
   }
-  return decoded[1];
+  throw RequestValidationException.single(
+    ['query', 'since'],
+    'Invalid cursor: pass the `cursor` of a previous changes answer',
+    'value_error',
+  );
 }

@@ -1,12 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import {
-  ArrayMaxSize,
-  ArrayMinSize,
-  IsArray,
-  IsDefined,
-  IsIn,
-  IsInt,
-} from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsDefined, IsIn, IsInt } from 'class-validator';
 
 export const BULK_ACTIONS = ['complete', 'reopen', 'delete'] as const;
 export type BulkAction = (typeof BULK_ACTIONS)[number];

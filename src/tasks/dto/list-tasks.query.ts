@@ -3,7 +3,7 @@ import { Transform } from 'class-transformer';
 import { IsArray, IsBoolean, IsDate, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import { parseIsoTimestamp } from '../../common/iso-timestamp';
 import { PRIORITIES, Priority } from '../task.entity';
-import { IntegerFromString } from './validation.decorators';
+import { IntegerFromString, NoNulCharacter } from './validation.decorators';
 
 export const TASK_STATUSES = ['all', 'pending', 'completed'] as const;
 export type TaskStatusFilter = (typeof TASK_STATUSES)[number];
@@ -59,6 +59,7 @@ export class ListTasksQuery {
   @Transform(list)
   @IsArray({ message: 'Input should be a comma-separated list' })
   @IsString({ each: true })
+  @NoNulCharacter(true)
   tags?: string[];
 
   @ApiPropertyOptional({ format: 'date-time', description: 'due_date before this instant' })
@@ -83,12 +84,14 @@ export class ListTasksQuery {
   @IsOptional()
   @IsString({ message: 'Input should be a valid string' })
   @MaxLength(200, { message: 'String should have at most 200 characters' })
+  @NoNulCharacter()
   search?: string;
 
   @ApiPropertyOptional({ description: 'Alias of `search`' })
   @IsOptional()
   @IsString({ message: 'Input should be a valid string' })
   @MaxLength(200, { message: 'String should have at most 200 characters' })
+  @NoNulCharacter()
   q?: string;
 
   @ApiPropertyOptional({ enum: [...SORT_FIELDS, 'created', 'updated'], default: 'created_at' })

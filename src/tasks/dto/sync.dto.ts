@@ -24,7 +24,7 @@ export class ChangesResponse {
 export class ClearTasksQuery {
   @ApiProperty({ enum: ['completed'], description: 'Required: only completed tasks are cleared' })
   @IsIn(['completed'], {
-    message: "Only status=completed may be deleted in bulk: DELETE …/tasks?status=completed",
+    message: 'Only status=completed may be deleted in bulk: DELETE …/tasks?status=completed',
   })
   status: 'completed';
 }

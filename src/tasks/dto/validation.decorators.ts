@@ -30,6 +30,19 @@ const Present = () =>
     validator: { validate: (value) => value !== undefined, defaultMessage: () => 'Field required' },
   });
 
+/** PostgreSQL text cannot hold U+0000: refuse it up front instead of failing in the database. */
+export const NoNulCharacter = (each = false) =>
+  ValidateBy(
+    {
+      name: 'noNulCharacter',
+      validator: {
+        validate: (value) => typeof value !== 'string' || !value.includes('\u0000'),
+        defaultMessage: () => 'String should not contain NUL (\\u0000) characters',
+      },
+    },
+    { each },
+  );
+
 /** Only a present key is validated; an absent one means "leave it as it is". */
 const IfPresent = () => ValidateIf((_object, value) => value !== undefined);
 
@@ -44,6 +57,7 @@ export function TaskTitle({ required }: { required: boolean }) {
     IsString({ message: 'Input should be a valid string' }),
     MinLength(1, { message: 'String should have at least 1 character (after trimming)' }),
     MaxLength(200, { message: 'String should have at most 200 characters' }),
+    NoNulCharacter(),
   );
 }
 
@@ -54,6 +68,7 @@ export function TaskDescription() {
     IsOptional(),
     IsString({ message: 'Input should be a valid string' }),
     MaxLength(1000, { message: 'String should have at most 1000 characters' }),
+    NoNulCharacter(),
   );
 }
 
@@ -111,13 +126,16 @@ export function PriorityField() {
 export function TagsField() {
   return applyDecorators(
     ApiPropertyOptional({ type: [String], maxItems: 20, example: ['work', 'urgent'] }),
-    Transform(({ value }: { value: unknown }) => (Array.isArray(value) ? normalizeTags(value) : value)),
+    Transform(({ value }: { value: unknown }) =>
+      Array.isArray(value) ? normalizeTags(value) : value,
+    ),
     IfPresent(),
     IsArray({ message: 'Input should be a valid list' }),
     ArrayMaxSize(20, { message: 'List should have at most 20 items after removing duplicates' }),
     IsString({ each: true, message: 'Each tag should be a valid string' }),
     MinLength(1, { each: true, message: 'Each tag should have at least 1 character' }),
     MaxLength(50, { each: true, message: 'Each tag should have at most 50 characters' }),
+    NoNulCharacter(true),
   );
 }
 
@@ -146,6 +164,8 @@ export function RecurrenceField() {
       typeof value === 'string' ? value.trim().toLowerCase() : value,
     ),
     IsOptional(),
-    IsIn(RECURRENCES, { message: "Input should be 'daily', 'weekly', 'monthly', 'yearly' or null" }),
+    IsIn(RECURRENCES, {
+      message: "Input should be 'daily', 'weekly', 'monthly', 'yearly' or null",
+    }),
   );
 }

@@ -1,0 +1,246 @@
+import { NestExpressApplication } from '@nestjs/platform-express';
+import request from 'supertest';
+import { createTestApp } from './support/app';
+import { betterAuthUser, newUser, TestUser } from './support/tokens';
+
+type Task = { id: number; title: string; [key: string]: unknown };
+interface Changes {
+  tasks: Task[];
+  deleted_ids: number[];
+  cursor: string;
+}
+
+describe('Changes feed, bulk, clear-completed and stats', () => {
+  let app: NestExpressApplication;
+  let http: ReturnType<typeof request>;
+  let user: TestUser;
+
+  beforeAll(async () => {
+    app = await createTestApp();
+    http = request(app.getHttpServer());
+  });
+  afterAll(() => app.close());
+  beforeEach(async () => {
+    user = await newUser();
+  });
+
+  const create = async (body: object, who: TestUser = user): Promise<Task> =>
+    (await http.post('/api/tasks').set(who.auth).send(body).expect(201)).body as Task;
+  const changes = async (since?: string, base = '/api/tasks'): Promise<Changes> => {
+    const query = since === undefined ? '' : `?since=${encodeURIComponent(since)}`;
+    return (await http.get(`${base}/changes${query}`).set(user.auth).expect(200)).body as Changes;
+  };
+
+  describe('changes feed', () => {
+    it('should round-trip: everything, then only later changes and deletions', async () => {
+      const a = await create({ title: 'a' });
+      const b = await create({ title: 'b' });
+      const first = await changes();
+      expect(first.tasks.map((t) => t.id)).toEqual([a.id, b.id]);
+      expect(first.deleted_ids).toEqual([]);
+      expect(typeof first.cursor).toBe('string');
+
+      const quiet = await changes(first.cursor);
+      expect(quiet).toEqual({ tasks: [], deleted_ids: [], cursor: expect.any(String) });
+
+      await http.patch(`/api/tasks/${a.id}`).set(user.auth).send({ title: 'a2' }).expect(200);
+      const c = await create({ title: 'c' });
+      await http.delete(`/api/tasks/${b.id}`).set(user.auth).expect(204);
+      const second = await changes(quiet.cursor);
+      expect(second.tasks.map((t) => [t.id, t.title])).toEqual([
+        [a.id, 'a2'],
+        [c.id, 'c'],
+      ]);
+      expect(second.deleted_ids).toEqual([b.id]);
+
+      const third = await changes(second.cursor, `/api/${user.id}/tasks`);
+      expect(third).toEqual({ tasks: [], deleted_ids: [], cursor: expect.any(String) });
+    });
+
+    it('should report bulk deletions and clear-completed as deletions', async () => {
+      const a = await create({ title: 'a', completed: true });
+      const b = await create({ title: 'b' });
+      const { cursor } = await changes();
+      await http.delete('/api/tasks?status=completed').set(user.auth).expect(200, { deleted: 1 });
+      await http
+        .post('/api/tasks/bulk')
+        .set(user.auth)
+        .send({ action: 'delete', ids: [b.id] })
+        .expect(200);
+      expect((await changes(cursor)).deleted_ids).toEqual([a.id, b.id]);
+    });
+
+    it('should never show another user changes or deletions', async () => {
+      const { cursor } = await changes();
+      const other = await newUser();
+      const theirs = await create({ title: 'theirs' }, other);
+      await http.delete(`/api/tasks/${theirs.id}`).set(other.auth).expect(204);
+      expect(await changes(cursor)).toEqual({
+        tasks: [],
+        deleted_ids: [],
+        cursor: expect.any(String),
+      });
+    });
+
+    it('should refuse a cursor it did not issue with 422', async () => {
+      for (const since of ['garbage', Buffer.from('x:abc').toString('base64url'), '']) {
+        const res = await http.get(`/api/tasks/changes?since=${since}`).set(user.auth).expect(422);
+        expect(res.body.detail[0].loc).toEqual(['query', 'since']);
+      }
+    });
+  });
+
+  describe('bulk', () => {
+    it('should apply to own tasks only, reporting others and unknown ids as not found', async () => {
+      const mine = await create({ title: 'mine' });
+      const other = await newUser();
+      const theirs = await create({ title: 'theirs' }, other);
+      const res = await http
+        .post('/api/tasks/bulk')
+        .set(user.auth)
+        .send({ action: 'complete', ids: [theirs.id, mine.id, 2147483647, 99999999999] })
+        .expect(200);
+      expect(res.body).toEqual({
+        updated: [mine.id],
+        not_found: [theirs.id, 2147483647, 99999999999],
+      });
+
+      const untouched = await http.get(`/api/tasks/${theirs.id}`).set(other.auth).expect(200);
+      expect(untouched.body).toEqual(theirs);
+      for (const action of ['reopen', 'delete']) {
+        const r = await http
+          .post('/api/tasks/bulk')
+          .set(user.auth)
+          .send({ action, ids: [theirs.id] });
+        expect(r.body).toEqual({ updated: [], not_found: [theirs.id] });
+      }
+      await http.get(`/api/tasks/${theirs.id}`).set(other.auth).expect(200, theirs);
+    });
+
+    it('should complete, reopen and delete in one transaction each', async () => {
+      const a = await create({ title: 'a' });
+      const b = await create({ title: 'b', completed: true });
+      await http
+        .post('/api/tasks/bulk')
+        .set(user.auth)
+        .send({ action: 'complete', ids: [a.id, b.id] })
+        .expect(200);
+      let list = (await http.get('/api/tasks').set(user.auth)).body as Task[];
+      expect(list.every((t) => t.completed === true)).toBe(true);
+      await http
+        .post('/api/tasks/bulk')
+        .set(user.auth)
+        .send({ action: 'reopen', ids: [a.id, b.id] })
+        .expect(200);
+      list = (await http.get('/api/tasks').set(user.auth)).body as Task[];
+      expect(list.every((t) => t.completed === false && t.completed_at === null)).toBe(true);
+      await http
+        .post('/api/tasks/bulk')
+        .set(user.auth)
+        .send({ action: 'delete', ids: [a.id, b.id] })
+        .expect(200);
+      expect((await http.get('/api/tasks').set(user.auth)).body).toEqual([]);
+    });
+
+    it('should validate the request', async () => {
+      const ids = Array.from({ length: 501 }, (_, i) => i + 1);
+      for (const [body, loc] of [
+        [{ action: 'archive', ids: [1] }, ['body', 'action']],
+        [{ ids: [1] }, ['body', 'action']],
+        [{ action: 'delete' }, ['body', 'ids']],
+        [{ action: 'delete', ids: [] }, ['body', 'ids']],
+        [{ action: 'delete', ids }, ['body', 'ids']],
+        [{ action: 'delete', ids: ['1'] }, ['body', 'ids']],
+        [{ action: 'delete', ids: [1.5] }, ['body', 'ids']],
+      ] as const) {
+        const res = await http.post('/api/tasks/bulk').set(user.auth).send(body);
+        expect([body, res.status]).toEqual([body, 422]);
+        expect(res.body.detail[0].loc.slice(0, 2)).toEqual(loc);
+      }
+    });
+  });
+
+  describe('clear completed', () => {
+    it('should delete only the caller completed tasks', async () => {
+      await create({ title: 'done 1', completed: true });
+      await create({ title: 'done 2', completed: true });
+      const open = await create({ title: 'open' });
+      const other = await newUser();
+      const theirs = await create({ title: 'theirs done', completed: true }, other);
+
+      await http
+        .delete(`/api/${user.id}/tasks?status=completed`)
+        .set(user.auth)
+        .expect(200, { deleted: 2 });
+      expect((await http.get('/api/tasks').set(user.auth)).body).toEqual([open]);
+      await http.get(`/api/tasks/${theirs.id}`).set(other.auth).expect(200);
+    });
+
+    it('should refuse a collection DELETE without status=completed and delete nothing', async () => {
+      await create({ title: 'keep', completed: true });
+      for (const query of ['', '?status=all', '?status=pending']) {
+        const res = await http.delete(`/api/tasks${query}`).set(user.auth).expect(422);
+        expect(res.body.detail[0].loc).toEqual(['query', 'status']);
+      }
+      expect((await http.get('/api/tasks').set(user.auth)).body).toHaveLength(1);
+    });
+  });
+
+  describe('stats', () => {
+    it('should count total, completed, pending, overdue and due today (UTC)', async () => {
+      const now = Date.now();
+      const todayEnd = new Date();
+      todayEnd.setUTCHours(23, 59, 0, 0);
+      await create({ title: 'overdue', due_date: new Date(now - 86_400_000 * 2).toISOString() });
+      await create({ title: 'today', due_date: todayEnd.toISOString() });
+      await create({
+        title: 'done',
+        completed: true,
+        due_date: new Date(now - 86_400_000).toISOString(),
+      });
+      await create({ title: 'no date' });
+      const other = await newUser();
+      await create({ title: 'not mine' }, other);
+
+      const stats = await http.get(`/api/${user.id}/tasks/stats`).set(user.auth).expect(200);
+      expect(stats.body).toEqual({ total: 4, completed: 1, pending: 3, overdue: 1, due_today: 1 });
+    });
+  });
+
+  it('should keep every new route to the caller (Better Auth users, both families)', async () => {
+    const alice = await betterAuthUser();
+    const bob = await betterAuthUser();
+    const task = await create({ title: 'alice only' }, alice);
+    for (const base of ['/api/tasks', `/api/${bob.id}/tasks`]) {
+      expect((await http.get(`${base}/changes`).set(bob.auth).expect(200)).body.tasks).toEqual([]);
+      expect((await http.get(`${base}/stats`).set(bob.auth).expect(200)).body.total).toBe(0);
+      await http.delete(`${base}?status=completed`).set(bob.auth).expect(200, { deleted: 0 });
+    }
+    for (const path of ['changes', 'stats']) {
+      await http.get(`/api/${alice.id}/tasks/${path}`).set(bob.auth).expect(403);
+    }
+    await http
+      .post(`/api/${alice.id}/tasks/bulk`)
+      .set(bob.auth)
+      .send({ action: 'delete', ids: [task.id] })
+      .expect(403);
+    await http.delete(`/api/${alice.id}/tasks?status=completed`).set(bob.auth).expect(403);
+    await http.get(`/api/tasks/${task.id}`).set(alice.auth).expect(200, task);
+  });
+
+  it('should let browsers send and read the concurrency headers', async () => {
+    const preflight = await http
+      .options('/api/tasks/1')
+      .set('Origin', 'http://localhost:3000')
+      .set('Access-Control-Request-Method', 'PATCH')
+      .set('Access-Control-Request-Headers', 'if-match,if-none-match,idempotency-key')
+      .expect(204);
+    expect(preflight.headers['access-control-allow-headers'].toLowerCase()).toContain(
+      'if-none-match',
+    );
+    const res = await http.get('/api/tasks').set(user.auth).set('Origin', 'http://localhost:3000');
+    const exposed = res.headers['access-control-expose-headers'].toLowerCase();
+    expect(exposed).toContain('etag');
+    expect(exposed).toContain('idempotent-replayed');
+  });
+});
