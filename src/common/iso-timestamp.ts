@@ -1,3 +1,22 @@
+/** Date.UTC without its quirk of reading years 0–99 as 1900–1999. */
+export function utcTime(
+  year: number,
+  month: number,
+  day = 1,
+  hours = 0,
+  minutes = 0,
+  seconds = 0,
+  ms = 0,
+): number {
+  const date = new Date(Date.UTC(2000, 0, 1, hours, minutes, seconds, ms));
+  date.setUTCFullYear(year, month, day);
+  return date.getTime();
+}
+
+export function daysInMonth(year: number, monthIndex: number): number {
+  return new Date(utcTime(year, monthIndex + 1, 0)).getUTCDate();
+}
+
 const ISO =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
 
@@ -13,10 +32,10 @@ export function parseIsoTimestamp(value: unknown): Date | undefined {
   const [, y, mo, d, h = '0', mi = '0', s = '0', fraction = '0', offset] = match;
   const [year, month, day, hour, minute, second] = [y, mo, d, h, mi, s].map(Number);
   if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 59) return undefined;
-  if (day < 1 || day > new Date(Date.UTC(year, month, 0)).getUTCDate()) return undefined;
+  if (day < 1 || day > daysInMonth(year, month - 1)) return undefined;
 
   const ms = Number(fraction.slice(0, 3).padEnd(3, '0'));
-  let time = Date.UTC(year, month - 1, day, hour, minute, second, ms);
+  let time = utcTime(year, month - 1, day, hour, minute, second, ms);
   if (offset && offset.toUpperCase() !== 'Z') {
     const sign = offset.startsWith('-') ? -1 : 1;
     const digits = offset.slice(1).replace(':', '');

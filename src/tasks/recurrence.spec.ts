@@ -12,6 +12,7 @@ describe('addPeriod', () => {
     ['2026-06-10T00:00:00.000Z', 'yearly', '2027-06-10T00:00:00.000Z'],
     ['2026-12-31T23:00:00.000Z', 'daily', '2027-01-01T23:00:00.000Z'],
     ['2026-02-26T08:00:00.000Z', 'weekly', '2026-03-05T08:00:00.000Z'],
+    ['0099-01-31T00:00:00.000Z', 'monthly', '0099-02-28T00:00:00.000Z'],
   ] as const)('should move %s by one %s period to %s', (from, recurrence, to) => {
     expect(addPeriod(utc(from), recurrence).toISOString()).toBe(to);
   });

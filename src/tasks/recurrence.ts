@@ -1,9 +1,7 @@
+import { daysInMonth, utcTime } from '../common/iso-timestamp';
+
 export const RECURRENCES = ['daily', 'weekly', 'monthly', 'yearly'] as const;
 export type Recurrence = (typeof RECURRENCES)[number];
-
-function daysInMonth(year: number, month: number): number {
-  return new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
-}
 
 /** Adds whole months in UTC, clamping the day: Jan 31 + 1 month = Feb 28/29. */
 function addMonths(date: Date, months: number): Date {
@@ -12,7 +10,7 @@ function addMonths(date: Date, months: number): Date {
   const month = total - year * 12;
   const day = Math.min(date.getUTCDate(), daysInMonth(year, month));
   return new Date(
-    Date.UTC(
+    utcTime(
       year,
       month,
       day,

@@ -1,4 +1,5 @@
 import {
+  Check,
   Column,
   CreateDateColumn,
   Entity,
@@ -17,10 +18,20 @@ export const rankToPriority = (rank: number): Priority => PRIORITIES[rank - 1] ?
 /**
  * A row of `task`. Never sent to a client as is: `toTaskResponse` decides what goes on the wire.
  * `version` (ETag) and `change_xid` (changes feed) are maintained by a trigger on every update.
+ * `next_task_id` has no foreign key on purpose: it keeps naming the first occurrence even after
+ * that task is deleted, so completing again never creates a second one.
  */
 @Entity({ name: 'task' })
 @Index('task_user_created_idx', ['userId', 'createdAt', 'id'])
 @Index('task_user_due_idx', ['userId', 'dueDate', 'id'])
+@Index('task_user_change_idx', ['userId', 'changeXid'])
+// Declared so that `migration:generate` leaves them alone; their definitions live in migrations
+// (trigram operator classes are beyond what TypeORM can describe).
+@Index('task_user_search_idx', { synchronize: false })
+@Check('task_title_not_blank', `length(btrim("title")) > 0`)
+@Check('task_priority_check', `"priority" BETWEEN 1 AND 3`)
+@Check('task_recurrence_check', `"recurrence" IN ('daily', 'weekly', 'monthly', 'yearly')`)
+@Check('task_recurrence_needs_due_date', `"recurrence" IS NULL OR "due_date" IS NOT NULL`)
 export class TaskEntity {
   @PrimaryGeneratedColumn('identity', { type: 'integer', generatedIdentity: 'ALWAYS' })
   id: number;
@@ -63,6 +74,16 @@ export class TaskEntity {
 
   @Column({ type: 'integer', default: 1 })
   version: number;
+
+  /** The transaction (xid8 as bigint) of the last write, for the changes feed. Database-set. */
+  @Column({
+    name: 'change_xid',
+    type: 'bigint',
+    select: false,
+    insert: false,
+    update: false,
+  })
+  changeXid?: string;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz', precision: 3 })
   createdAt: Date;

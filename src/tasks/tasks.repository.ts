@@ -123,7 +123,7 @@ export class TasksRepository {
   }
 
   private async rows(sql: string, params: unknown[]): Promise<TaskEntity[]> {
-    return ((await this.manager.query(sql, params)) as TaskRow[]).map(fromRow);
+    return (await this.manager.query<TaskRow[]>(sql, params)).map(fromRow);
   }
 
   async listOwned(
@@ -153,22 +153,22 @@ export class TasksRepository {
       where.push(`(title ILIKE ${pattern} OR description ILIKE ${pattern})`);
     }
     const direction = filter.order === 'asc' ? 'ASC' : 'DESC';
-    const rows = (await this.manager.query(
+    const rows = await this.manager.query<(TaskRow & { total_count: string })[]>(
       `SELECT ${COLUMNS}, count(*) OVER () AS total_count FROM task
        WHERE ${where.join(' AND ')}
        ORDER BY ${ORDER_BY[filter.sort](direction)}
        LIMIT ${param(filter.limit)} OFFSET ${param(filter.offset)}`,
       params,
-    )) as (TaskRow & { total_count: string })[];
+    );
 
     if (rows.length > 0 || filter.offset === 0) {
       return { tasks: rows.map(fromRow), total: rows.length ? Number(rows[0].total_count) : 0 };
     }
     // Paged past the end: the window count saw no row, so count separately.
-    const [{ count }] = (await this.manager.query(
+    const [{ count }] = await this.manager.query<{ count: number }[]>(
       `SELECT count(*)::int AS count FROM task WHERE ${where.join(' AND ')}`,
       params.slice(0, -2),
-    )) as { count: number }[];
+    );
     return { tasks: [], total: count };
   }
 
@@ -227,10 +227,10 @@ export class TasksRepository {
       .map(([key, value]) => `${WRITABLE[key as keyof TaskPatch]} = $${params.push(value)}`);
     if (sets.length === 0) sets.push('id = id'); // still a write: the trigger bumps the version
     // TypeORM answers an UPDATE with [rows, affected count].
-    const [rows] = (await this.manager.query(
+    const [rows] = await this.manager.query<[TaskRow[], number]>(
       `UPDATE task SET ${sets.join(', ')} WHERE id = $1 AND user_id = $2 RETURNING ${COLUMNS}`,
       params,
-    )) as [TaskRow[], number];
+    );
     return rows[0] ? fromRow(rows[0]) : null;
   }
 
@@ -250,12 +250,12 @@ export class TasksRepository {
   }
 
   private async tombstone(deleteSql: string, params: unknown[]): Promise<number[]> {
-    const rows = (await this.manager.query(
+    const rows = await this.manager.query<{ task_id: number }[]>(
       `WITH deleted AS (${deleteSql})
        INSERT INTO task_tombstone (task_id, user_id) SELECT id, user_id FROM deleted
        RETURNING task_id`,
       params,
-    )) as { task_id: number }[];
+    );
     return rows.map((row) => row.task_id);
   }
 
@@ -270,9 +270,9 @@ export class TasksRepository {
     since: string | undefined,
   ): Promise<{ tasks: TaskEntity[]; deletedIds: number[]; snapshot: string }> {
     return this.manager.transaction('REPEATABLE READ', async (manager) => {
-      const [{ snapshot }] = (await manager.query(
+      const [{ snapshot }] = await manager.query<{ snapshot: string }[]>(
         `SELECT pg_current_snapshot()::text AS snapshot`,
-      )) as { snapshot: string }[];
+      );
       const tx = new TasksRepository(manager);
       if (since === undefined) {
         const tasks = await tx.rows(`SELECT ${COLUMNS} FROM task WHERE user_id = $1 ORDER BY id`, [
@@ -280,22 +280,22 @@ export class TasksRepository {
         ]);
         return { tasks, deletedIds: [], snapshot };
       }
-      const isNew = `change_xid >= pg_snapshot_xmin($2::pg_snapshot)
-        AND NOT pg_visible_in_snapshot(change_xid, $2::pg_snapshot)`;
+      const isNew = `change_xid >= pg_snapshot_xmin($2::pg_snapshot)::text::bigint
+        AND NOT pg_visible_in_snapshot(change_xid::text::xid8, $2::pg_snapshot)`;
       const tasks = await tx.rows(
         `SELECT ${COLUMNS} FROM task WHERE user_id = $1 AND ${isNew} ORDER BY id`,
         [ownerId, since],
       );
-      const deleted = (await manager.query(
+      const deleted = await manager.query<{ task_id: number }[]>(
         `SELECT task_id FROM task_tombstone WHERE user_id = $1 AND ${isNew} ORDER BY task_id`,
         [ownerId, since],
-      )) as { task_id: number }[];
+      );
       return { tasks, deletedIds: deleted.map((row) => row.task_id), snapshot };
     });
   }
 
   async statsOwned(ownerId: string): Promise<TaskStats> {
-    const [stats] = (await this.manager.query(
+    const [stats] = await this.manager.query<TaskStats[]>(
       `SELECT count(*)::int AS total,
               count(*) FILTER (WHERE completed)::int AS completed,
               count(*) FILTER (WHERE NOT completed)::int AS pending,
@@ -305,7 +305,7 @@ export class TasksRepository {
                 AND due_date < date_trunc('day', now(), 'UTC') + interval '1 day')::int AS due_today
        FROM task WHERE user_id = $1`,
       [ownerId],
-    )) as TaskStats[];
+    );
     return stats;
   }
 
@@ -318,7 +318,7 @@ export class TasksRepository {
     key: string,
     requestHash: string,
   ): Promise<StoredReply | 'claimed'> {
-    const claimed = (await this.manager.query(
+    const claimed = await this.manager.query<unknown[]>(
       `INSERT INTO idempotency_key (user_id, key, request_hash) VALUES ($1, $2, $3)
        ON CONFLICT (user_id, key) DO UPDATE
          SET request_hash = EXCLUDED.request_hash, response_status = NULL,
@@ -326,18 +326,20 @@ export class TasksRepository {
          WHERE idempotency_key.created_at < now() - interval '24 hours'
        RETURNING key`,
       [ownerId, key, requestHash],
-    )) as unknown[];
+    );
     if (claimed.length) return 'claimed';
-    const [stored] = (await this.manager.query(
+    const [stored] = await this.manager.query<
+      {
+        request_hash: string;
+        response_status: number | null;
+        response_body: unknown;
+        response_etag: string | null;
+      }[]
+    >(
       `SELECT request_hash, response_status, response_body, response_etag
        FROM idempotency_key WHERE user_id = $1 AND key = $2`,
       [ownerId, key],
-    )) as {
-      request_hash: string;
-      response_status: number | null;
-      response_body: unknown;
-      response_etag: string | null;
-    }[];
+    );
     return {
       requestHash: stored.request_hash,
       status: stored.response_status,

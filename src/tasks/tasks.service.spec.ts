@@ -1,106 +1,389 @@
-import { NotFoundException } from '@nestjs/common';
+import { ConflictException, HttpException, HttpStatus, NotFoundException } from '@nestjs/common';
 import { RequestValidationException } from '../common/validation-error';
+import { BulkTasksDto } from './dto/bulk-tasks.dto';
+import { CreateTaskDto } from './dto/create-task.dto';
 import { ListTasksQuery } from './dto/list-tasks.query';
 import { TaskEntity } from './task.entity';
 import { TasksRepository } from './tasks.repository';
 import { TasksService } from './tasks.service';
 
 const OWNER = 'R35waxC4PhKloC2BQsg6TBBf0R0VwZjt';
+const NOW = new Date('2026-11-27T12:00:00.000Z');
 const CREATED = new Date('2026-11-25T16:50:49.578Z');
 const UPDATED = new Date('2026-11-26T08:00:00.000Z');
+const KEY = 'b5f0c8a2-retry-key';
 
+/** A row as the repository hands it back: a plain object, every column present. */
 function taskEntity(overrides: Partial<TaskEntity> = {}): TaskEntity {
-  return Object.assign(new TaskEntity(), {
+  return {
     id: 17,
     userId: OWNER,
     title: 'Buy milk',
     description: null,
     completed: false,
+    priority: 2,
+    tags: [],
+    dueDate: null,
+    remindAt: null,
+    recurrence: null,
+    recurrenceUntil: null,
+    completedAt: null,
+    nextTaskId: null,
+    version: 1,
     createdAt: CREATED,
     updatedAt: UPDATED,
     ...overrides,
-  });
+  };
 }
+
+/** Every repository method whose first parameter is the owner's id. */
+const OWNED_METHODS = [
+  'listOwned',
+  'findOwned',
+  'lockOwned',
+  'lockManyOwned',
+  'createOwned',
+  'updateOwned',
+  'deleteOwned',
+  'deleteCompletedOwned',
+  'changesOwned',
+  'statsOwned',
+  'claimIdempotencyKey',
+  'storeIdempotentReply',
+] as const;
 
 function mockRepository(): jest.Mocked<TasksRepository> {
-  return {
-    listOwned: jest.fn(),
-    findOwned: jest.fn(),
-    createOwned: jest.fn(),
-    updateOwned: jest.fn(),
-    toggleCompletedOwned: jest.fn(),
-    deleteOwned: jest.fn(),
+  const repository = {
+    transaction: jest.fn(),
+    purgeExpired: jest.fn(),
+    ...Object.fromEntries(OWNED_METHODS.map((method) => [method, jest.fn()])),
   } as unknown as jest.Mocked<TasksRepository>;
+  repository.transaction.mockImplementation((work) => work(repository));
+  return repository;
 }
 
-function allRepositoryCalls(repository: jest.Mocked<TasksRepository>): unknown[][] {
-  return [
-    repository.listOwned,
-    repository.findOwned,
-    repository.createOwned,
-    repository.updateOwned,
-    repository.toggleCompletedOwned,
-    repository.deleteOwned,
-  ].flatMap((method) => method.mock.calls as unknown[][]);
+function ownedCalls(repository: jest.Mocked<TasksRepository>): unknown[][] {
+  return OWNED_METHODS.flatMap((method) => repository[method].mock.calls as unknown[][]);
 }
 
-const OUT_OF_RANGE_IDS = [0, -1, 2_147_483_648, 1.5, Number.NaN, Number.MAX_SAFE_INTEGER];
+/**
+ * The error a call fails with, whether it throws or rejects; a call that succeeds fails the test.
+ */
+async function failureOf(call: () => Promise<unknown>): Promise<unknown> {
+  let value: unknown;
+  try {
+    value = await call();
+  } catch (error: unknown) {
+    return error;
+  }
+  throw new Error(`Expected a failure, got ${JSON.stringify(value)}`);
+}
+
+async function expectValidationError(call: () => Promise<unknown>, loc: string[]): Promise<void> {
+  const error = await failureOf(call);
+  expect(error).toBeInstanceOf(RequestValidationException);
+  expect((error as RequestValidationException).getStatus()).toBe(422);
+  expect((error as RequestValidationException).issues.map((issue) => issue.loc)).toEqual([loc]);
+}
+
+async function expectPreconditionFailed(call: () => Promise<unknown>): Promise<void> {
+  const error = await failureOf(call);
+  expect(error).toBeInstanceOf(HttpException);
+  expect((error as HttpException).getStatus()).toBe(HttpStatus.PRECONDITION_FAILED);
+}
+
+const base64url = (text: string) => Buffer.from(text).toString('base64url');
+
+const OUT_OF_RANGE_IDS = [0, -1, 2_147_483_648, 1.5, Number.NaN];
 
 describe(TasksService.name, () => {
   let repository: jest.Mocked<TasksRepository>;
   let service: TasksService;
 
   beforeEach(() => {
+    // Only Date is faked: the service awaits promises but never schedules timers.
+    jest.useFakeTimers({ now: NOW, doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
     repository = mockRepository();
     service = new TasksService(repository);
   });
 
   afterEach(() => {
+    jest.useRealTimers();
     // The rule the repository's shape exists for: no query without the owner.
-    for (const args of allRepositoryCalls(repository)) {
+    for (const args of ownedCalls(repository)) {
       expect(args[0]).toBe(OWNER);
     }
   });
 
-  describe('list', () => {
-    it('should map the rows and echo the paging', async () => {
-      repository.listOwned.mockResolvedValue({ tasks: [taskEntity()], total: 41 });
-      const query = Object.assign(new ListTasksQuery(), {
-        status: 'pending',
-        limit: 10,
-        offset: 20,
+  describe('create', () => {
+    it('should create with the defaults when only a title is given', async () => {
+      repository.createOwned.mockResolvedValue(taskEntity());
+
+      await service.create(OWNER, { title: 'Buy milk' });
+
+      expect(repository.createOwned).toHaveBeenCalledTimes(1);
+      expect(repository.createOwned.mock.calls[0]).toStrictEqual([
+        OWNER,
+        {
+          title: 'Buy milk',
+          description: null,
+          completed: false,
+          priority: 2,
+          tags: [],
+          dueDate: null,
+          remindAt: null,
+          recurrence: null,
+          recurrenceUntil: null,
+          completedAt: null,
+        },
+      ]);
+    });
+
+    it.each([
+      ['low', 1],
+      ['medium', 2],
+      ['high', 3],
+    ] as const)('should store priority %p as rank %p', async (priority, rank) => {
+      repository.createOwned.mockResolvedValue(taskEntity({ priority: rank }));
+
+      await service.create(OWNER, { title: 'Buy milk', priority });
+
+      expect(repository.createOwned.mock.calls[0][1].priority).toBe(rank);
+    });
+
+    it('should set completedAt when the task is created completed', async () => {
+      repository.createOwned.mockResolvedValue(taskEntity({ completed: true, completedAt: NOW }));
+
+      await service.create(OWNER, { title: 'Buy milk', completed: true });
+
+      expect(repository.createOwned.mock.calls[0][1]).toMatchObject({
+        completed: true,
+        completedAt: NOW,
+      });
+    });
+
+    it('should pass the planning fields as given', async () => {
+      const due = new Date('2026-12-01T00:00:00.000Z');
+      const remind = new Date('2026-11-30T18:00:00.000Z');
+      const until = new Date('2027-06-01T00:00:00.000Z');
+      repository.createOwned.mockResolvedValue(taskEntity());
+
+      await service.create(OWNER, {
+        title: 'Pay rent',
+        description: 'Transfer',
+        tags: ['home', 'money'],
+        due_date: due,
+        remind_at: remind,
+        recurrence: 'monthly',
+        recurrence_until: until,
       });
 
-      const page = await service.list(OWNER, query);
+      expect(repository.createOwned.mock.calls[0][1]).toStrictEqual({
+        title: 'Pay rent',
+        description: 'Transfer',
+        completed: false,
+        priority: 2,
+        tags: ['home', 'money'],
+        dueDate: due,
+        remindAt: remind,
+        recurrence: 'monthly',
+        recurrenceUntil: until,
+        completedAt: null,
+      });
+    });
 
-      expect(repository.listOwned).toHaveBeenCalledWith(OWNER, query);
-      expect(page).toEqual({
-        tasks: [
-          {
-            id: 17,
-            user_id: OWNER,
-            title: 'Buy milk',
-            description: null,
-            completed: false,
-            created_at: '2026-11-25T16:50:49.578Z',
-            updated_at: '2026-11-26T08:00:00.000Z',
-          },
-        ],
-        total: 41,
-        limit: 10,
-        offset: 20,
+    it('should refuse a recurrence without a due_date and create nothing', async () => {
+      await expectValidationError(
+        () => service.create(OWNER, { title: 'Water plants', recurrence: 'daily' }, KEY),
+        ['body', 'recurrence'],
+      );
+
+      expect(repository.createOwned).not.toHaveBeenCalled();
+      expect(repository.claimIdempotencyKey).not.toHaveBeenCalled();
+    });
+
+    it('should reply with the task in wire shape and its ETag', async () => {
+      repository.createOwned.mockResolvedValue(
+        taskEntity({
+          id: 5,
+          version: 1,
+          priority: 3,
+          tags: ['work'],
+          dueDate: new Date('2026-12-01T00:00:00.000Z'),
+          recurrence: 'weekly',
+        }),
+      );
+
+      const reply = await service.create(OWNER, { title: 'Buy milk' });
+
+      expect(reply).toStrictEqual({
+        body: {
+          id: 5,
+          user_id: OWNER,
+          title: 'Buy milk',
+          description: null,
+          completed: false,
+          priority: 'high',
+          tags: ['work'],
+          due_date: '2026-12-01T00:00:00.000Z',
+          remind_at: null,
+          recurrence: 'weekly',
+          recurrence_until: null,
+          completed_at: null,
+          next_task_id: null,
+          created_at: '2026-11-25T16:50:49.578Z',
+          updated_at: '2026-11-26T08:00:00.000Z',
+        },
+        etag: '"5-1"',
       });
     });
   });
 
-  describe('get', () => {
-    it('should return the owned task', async () => {
-      repository.findOwned.mockResolvedValue(taskEntity({ id: 5, title: 'Walk' }));
+  describe('idempotency', () => {
+    const dto: CreateTaskDto = { title: 'Buy milk', priority: 'high', tags: ['home'] };
 
-      const task = await service.get(OWNER, 5);
+    /** Creates once with the key and returns the request hash the service claimed it with. */
+    async function firstCreate(): Promise<string> {
+      repository.claimIdempotencyKey.mockResolvedValueOnce('claimed');
+      repository.createOwned.mockResolvedValueOnce(taskEntity({ id: 9, version: 1 }));
+      await service.create(OWNER, dto, KEY);
+      const [, , hash] = repository.claimIdempotencyKey.mock.calls[0];
+      jest.clearAllMocks();
+      return hash;
+    }
+
+    it('should run a create without a key outside the idempotency store', async () => {
+      repository.createOwned.mockResolvedValue(taskEntity());
+
+      const reply = await service.create(OWNER, dto);
+
+      expect(repository.claimIdempotencyKey).not.toHaveBeenCalled();
+      expect(repository.storeIdempotentReply).not.toHaveBeenCalled();
+      expect(reply.replayed).toBeUndefined();
+    });
+
+    it('should create and store the reply when the key is claimed', async () => {
+      repository.claimIdempotencyKey.mockResolvedValue('claimed');
+      repository.createOwned.mockResolvedValue(taskEntity({ id: 9, version: 1, priority: 3 }));
+
+      const reply = await service.create(OWNER, dto, KEY);
+
+      expect(repository.transaction).toHaveBeenCalledTimes(1);
+      expect(repository.claimIdempotencyKey).toHaveBeenCalledWith(
+        OWNER,
+        KEY,
+        expect.stringMatching(/^[0-9a-f]{64}$/),
+      );
+      expect(repository.createOwned).toHaveBeenCalledTimes(1);
+      expect(repository.storeIdempotentReply).toHaveBeenCalledWith(OWNER, KEY, {
+        status: 201,
+        body: reply.body,
+        etag: '"9-1"',
+      });
+      expect(reply).toMatchObject({ body: { id: 9, priority: 'high' }, etag: '"9-1"' });
+      expect(reply.replayed).toBeUndefined();
+    });
+
+    it('should replay the stored reply for the same request and create nothing', async () => {
+      const hash = await firstCreate();
+      const storedBody = { id: 9, title: 'Buy milk', priority: 'high' };
+      repository.claimIdempotencyKey.mockResolvedValue({
+        requestHash: hash,
+        status: 201,
+        body: storedBody,
+        etag: '"9-1"',
+      });
+
+      const reply = await service.create(OWNER, { ...dto }, KEY);
+
+      expect(repository.claimIdempotencyKey).toHaveBeenCalledWith(OWNER, KEY, hash);
+      expect(repository.createOwned).not.toHaveBeenCalled();
+      expect(repository.storeIdempotentReply).not.toHaveBeenCalled();
+      expect(reply).toStrictEqual({ body: storedBody, etag: '"9-1"', replayed: true });
+    });
+
+    it('should hash the same body the same way whatever its key order or absent fields', async () => {
+      const hash = await firstCreate();
+      repository.claimIdempotencyKey.mockResolvedValue('claimed');
+      repository.createOwned.mockResolvedValue(taskEntity());
+
+      await service.create(
+        OWNER,
+        { tags: ['home'], description: undefined, priority: 'high', title: 'Buy milk' },
+        KEY,
+      );
+
+      expect(repository.claimIdempotencyKey).toHaveBeenCalledWith(OWNER, KEY, hash);
+    });
+
+    it('should refuse the same key with a different body with a 422 on the header', async () => {
+      const hash = await firstCreate();
+      repository.claimIdempotencyKey.mockResolvedValue({
+        requestHash: hash,
+        status: 201,
+        body: {},
+        etag: '"9-1"',
+      });
+
+      await expectValidationError(
+        () => service.create(OWNER, { ...dto, title: 'Buy bread' }, KEY),
+        ['header', 'Idempotency-Key'],
+      );
+
+      expect(repository.claimIdempotencyKey.mock.calls[0][2]).not.toBe(hash);
+      expect(repository.createOwned).not.toHaveBeenCalled();
+      expect(repository.storeIdempotentReply).not.toHaveBeenCalled();
+    });
+
+    it('should answer 409 while the first request with the key has not finished', async () => {
+      const hash = await firstCreate();
+      repository.claimIdempotencyKey.mockResolvedValue({
+        requestHash: hash,
+        status: null,
+        body: null,
+        etag: null,
+      });
+
+      await expect(service.create(OWNER, dto, KEY)).rejects.toBeInstanceOf(ConflictException);
+      expect(repository.createOwned).not.toHaveBeenCalled();
+    });
+
+    it('should store a bulk reply with status 200 and no ETag', async () => {
+      repository.claimIdempotencyKey.mockResolvedValue('claimed');
+      repository.deleteOwned.mockResolvedValue([4]);
+
+      const reply = await service.bulk(OWNER, { action: 'delete', ids: [4] }, KEY);
+
+      expect(reply).toStrictEqual({ body: { updated: [4], not_found: [] } });
+      expect(repository.storeIdempotentReply).toHaveBeenCalledWith(OWNER, KEY, {
+        status: 200,
+        body: { updated: [4], not_found: [] },
+        etag: undefined,
+      });
+    });
+
+    it('should not confuse a bulk request with a create request under the same body', async () => {
+      repository.claimIdempotencyKey.mockResolvedValue('claimed');
+      repository.createOwned.mockResolvedValue(taskEntity());
+      repository.lockManyOwned.mockResolvedValue([]);
+
+      await service.create(OWNER, { title: 'x' }, KEY);
+      await service.bulk(OWNER, { title: 'x' } as unknown as BulkTasksDto, KEY);
+
+      const [createHash, bulkHash] = repository.claimIdempotencyKey.mock.calls.map((c) => c[2]);
+      expect(createHash).not.toBe(bulkHash);
+    });
+  });
+
+  describe('get', () => {
+    it('should reply with the owned task and its ETag', async () => {
+      repository.findOwned.mockResolvedValue(taskEntity({ id: 5, title: 'Walk', version: 7 }));
+
+      const reply = await service.get(OWNER, 5);
 
       expect(repository.findOwned).toHaveBeenCalledWith(OWNER, 5);
-      expect(task).toMatchObject({ id: 5, title: 'Walk', user_id: OWNER });
+      expect(reply.body).toMatchObject({ id: 5, title: 'Walk', user_id: OWNER });
+      expect(reply.etag).toBe('"5-7"');
     });
 
     it('should throw NotFoundException when the task is missing or not owned', async () => {
@@ -111,192 +394,589 @@ describe(TasksService.name, () => {
     });
 
     it.each(OUT_OF_RANGE_IDS)(
-      'should throw NotFoundException for id %p without querying',
+      'should throw NotFoundException for id %p without any repository call',
       async (id) => {
         await expect(service.get(OWNER, id)).rejects.toThrow(NotFoundException);
-        expect(repository.findOwned).not.toHaveBeenCalled();
+        expect(ownedCalls(repository)).toEqual([]);
+        expect(repository.transaction).not.toHaveBeenCalled();
       },
     );
 
     it('should accept the largest PostgreSQL integer as an id', async () => {
       repository.findOwned.mockResolvedValue(taskEntity({ id: 2_147_483_647 }));
 
-      await expect(service.get(OWNER, 2_147_483_647)).resolves.toMatchObject({ id: 2_147_483_647 });
+      await expect(service.get(OWNER, 2_147_483_647)).resolves.toMatchObject({
+        body: { id: 2_147_483_647 },
+      });
       expect(repository.findOwned).toHaveBeenCalledWith(OWNER, 2_147_483_647);
     });
   });
 
-  describe('create', () => {
-    it('should default description to null and completed to false', async () => {
-      repository.createOwned.mockResolvedValue(taskEntity());
-
-      await service.create(OWNER, { title: 'Buy milk' });
-
-      expect(repository.createOwned).toHaveBeenCalledWith(OWNER, {
-        title: 'Buy milk',
-        description: null,
-        completed: false,
-      });
-    });
-
-    it('should pass the fields as given, leaving trimming to validation', async () => {
-      repository.createOwned.mockResolvedValue(taskEntity());
-
-      await service.create(OWNER, { title: '  Buy milk  ', description: ' 2 l ', completed: true });
-
-      expect(repository.createOwned).toHaveBeenCalledWith(OWNER, {
-        title: '  Buy milk  ',
-        description: ' 2 l ',
-        completed: true,
-      });
-    });
-
-    it('should return the created task in wire shape', async () => {
-      repository.createOwned.mockResolvedValue(taskEntity({ id: 3, description: '2 l' }));
-
-      await expect(service.create(OWNER, { title: 'Buy milk' })).resolves.toEqual({
-        id: 3,
-        user_id: OWNER,
-        title: 'Buy milk',
-        description: '2 l',
-        completed: false,
-        created_at: '2026-11-25T16:50:49.578Z',
-        updated_at: '2026-11-26T08:00:00.000Z',
-      });
-    });
-  });
-
   describe('update', () => {
-    it('should refuse an update with no fields with a 422 located at the body', async () => {
-      const error: unknown = await service.update(OWNER, 17, {}).catch((e: unknown) => e);
-
-      expect(error).toBeInstanceOf(RequestValidationException);
-      const { issues } = error as RequestValidationException;
-      expect(issues).toHaveLength(1);
-      expect(issues[0].loc).toEqual(['body']);
-      expect(repository.updateOwned).not.toHaveBeenCalled();
+    beforeEach(() => {
+      repository.lockOwned.mockResolvedValue(taskEntity({ version: 3 }));
+      repository.updateOwned.mockResolvedValue(taskEntity({ version: 4 }));
     });
 
-    it('should treat explicitly undefined fields as absent', async () => {
-      await expect(
-        service.update(OWNER, 17, { title: undefined, description: undefined }),
-      ).rejects.toBeInstanceOf(RequestValidationException);
-    });
+    it.each([{}, { title: undefined, description: undefined }])(
+      'should refuse an update that sets nothing (%p) with a 422 on the body',
+      async (dto) => {
+        await expectValidationError(() => service.update(OWNER, 17, dto), ['body']);
 
-    it('should pass only the fields that are present', async () => {
-      repository.updateOwned.mockResolvedValue(taskEntity({ title: 'Buy oat milk' }));
+        expect(repository.lockOwned).not.toHaveBeenCalled();
+        expect(repository.updateOwned).not.toHaveBeenCalled();
+      },
+    );
 
-      await service.update(OWNER, 17, { title: 'Buy oat milk' });
+    it('should pass only the fields that are present, null included', async () => {
+      await service.update(OWNER, 17, {
+        title: undefined,
+        description: null,
+        completed: undefined,
+        priority: 'high',
+      });
 
-      expect(repository.updateOwned).toHaveBeenCalledWith(OWNER, 17, { title: 'Buy oat milk' });
-    });
-
-    it('should pass description null, which clears it', async () => {
-      repository.updateOwned.mockResolvedValue(taskEntity());
-
-      await service.update(OWNER, 17, { description: null, completed: undefined });
-
-      const patch = repository.updateOwned.mock.calls[0][2];
-      expect(patch).toEqual({ description: null });
-      expect(Object.keys(patch)).toEqual(['description']);
+      expect(repository.lockOwned).toHaveBeenCalledWith(OWNER, 17);
+      expect(repository.updateOwned.mock.calls[0]).toStrictEqual([
+        OWNER,
+        17,
+        { description: null, priority: 3 },
+      ]);
     });
 
     it('should pass completed false, which is a value and not an absence', async () => {
-      repository.updateOwned.mockResolvedValue(taskEntity());
-
       await service.update(OWNER, 17, { completed: false });
 
-      expect(repository.updateOwned).toHaveBeenCalledWith(OWNER, 17, { completed: false });
+      expect(repository.updateOwned.mock.calls[0][2]).toStrictEqual({ completed: false });
     });
 
-    it('should return the updated task', async () => {
-      repository.updateOwned.mockResolvedValue(taskEntity({ completed: true }));
+    it('should translate every wire field to its entity property', async () => {
+      const due = new Date('2026-12-01T00:00:00.000Z');
+      const until = new Date('2027-01-01T00:00:00.000Z');
 
-      await expect(service.update(OWNER, 17, { completed: true })).resolves.toMatchObject({
-        id: 17,
-        completed: true,
+      await service.update(OWNER, 17, {
+        title: 'Pay rent',
+        priority: 'low',
+        tags: ['home'],
+        due_date: due,
+        remind_at: null,
+        recurrence: 'monthly',
+        recurrence_until: until,
+      });
+
+      expect(repository.updateOwned.mock.calls[0][2]).toStrictEqual({
+        title: 'Pay rent',
+        priority: 1,
+        tags: ['home'],
+        dueDate: due,
+        remindAt: null,
+        recurrence: 'monthly',
+        recurrenceUntil: until,
       });
     });
 
-    it('should throw NotFoundException when no owned task was updated', async () => {
-      repository.updateOwned.mockResolvedValue(null);
+    it('should reply with the updated task and its new ETag', async () => {
+      repository.updateOwned.mockResolvedValue(taskEntity({ title: 'Buy oat milk', version: 4 }));
+
+      const reply = await service.update(OWNER, 17, { title: 'Buy oat milk' });
+
+      expect(reply.body).toMatchObject({ id: 17, title: 'Buy oat milk' });
+      expect(reply.etag).toBe('"17-4"');
+    });
+
+    it('should throw NotFoundException and write nothing when the task is not owned', async () => {
+      repository.lockOwned.mockResolvedValue(null);
 
       await expect(service.update(OWNER, 17, { title: 'x' })).rejects.toThrow(NotFoundException);
+      expect(repository.updateOwned).not.toHaveBeenCalled();
+    });
+
+    it('should answer 412 and write nothing when If-Match is stale', async () => {
+      await expectPreconditionFailed(() => service.update(OWNER, 17, { title: 'x' }, '"17-2"'));
+
+      expect(repository.lockOwned).toHaveBeenCalledWith(OWNER, 17);
+      expect(repository.updateOwned).not.toHaveBeenCalled();
+    });
+
+    it.each(['"17-3"', '"17-1", "17-3"', '*'])(
+      'should proceed when If-Match %s matches the locked row',
+      async (ifMatch) => {
+        await service.update(OWNER, 17, { title: 'x' }, ifMatch);
+
+        expect(repository.updateOwned).toHaveBeenCalledWith(OWNER, 17, { title: 'x' });
+      },
+    );
+
+    it('should not let a weak tag satisfy If-Match', async () => {
+      await expectPreconditionFailed(() => service.update(OWNER, 17, { title: 'x' }, 'W/"17-3"'));
+
+      expect(repository.updateOwned).not.toHaveBeenCalled();
+    });
+
+    it('should refuse a recurrence on a task without a due date and write nothing', async () => {
+      await expectValidationError(
+        () => service.update(OWNER, 17, { recurrence: 'weekly' }),
+        ['body', 'recurrence'],
+      );
+
+      expect(repository.updateOwned).not.toHaveBeenCalled();
+    });
+
+    it('should refuse clearing the due date of a recurring task', async () => {
+      repository.lockOwned.mockResolvedValue(
+        taskEntity({ recurrence: 'daily', dueDate: new Date('2026-12-01T00:00:00.000Z') }),
+      );
+
+      await expectValidationError(
+        () => service.update(OWNER, 17, { due_date: null }),
+        ['body', 'recurrence'],
+      );
+      expect(repository.updateOwned).not.toHaveBeenCalled();
+    });
+
+    it('should create the next occurrence when an update completes a recurring task', async () => {
+      repository.lockOwned.mockResolvedValue(
+        taskEntity({ recurrence: 'daily', dueDate: new Date('2026-12-01T09:00:00.000Z') }),
+      );
+      repository.createOwned.mockResolvedValue(taskEntity({ id: 18 }));
+
+      await service.update(OWNER, 17, { completed: true });
+
+      expect(repository.createOwned).toHaveBeenCalledTimes(1);
+      expect(repository.createOwned.mock.calls[0][1].dueDate).toEqual(
+        new Date('2026-12-02T09:00:00.000Z'),
+      );
+      expect(repository.updateOwned.mock.calls[0][2]).toStrictEqual({
+        completed: true,
+        completedAt: NOW,
+        nextTaskId: 18,
+      });
     });
 
     it.each(OUT_OF_RANGE_IDS)(
-      'should throw NotFoundException for id %p without querying',
+      'should throw NotFoundException for id %p without any repository call',
       async (id) => {
         await expect(service.update(OWNER, id, { title: 'x' })).rejects.toThrow(NotFoundException);
-        expect(repository.updateOwned).not.toHaveBeenCalled();
+        expect(ownedCalls(repository)).toEqual([]);
       },
     );
   });
 
   describe('complete', () => {
-    it('should toggle when completed is absent', async () => {
-      repository.toggleCompletedOwned.mockResolvedValue(taskEntity({ completed: true }));
+    const monthly = (overrides: Partial<TaskEntity> = {}) =>
+      taskEntity({
+        title: 'Pay rent',
+        description: 'Transfer to landlord',
+        priority: 3,
+        tags: ['home', 'money'],
+        dueDate: new Date('2026-01-31T10:00:00.000Z'),
+        remindAt: new Date('2026-01-31T08:00:00.000Z'),
+        recurrence: 'monthly',
+        ...overrides,
+      });
 
-      const task = await service.complete(OWNER, 17, {});
-
-      expect(repository.toggleCompletedOwned).toHaveBeenCalledWith(OWNER, 17);
-      expect(repository.updateOwned).not.toHaveBeenCalled();
-      expect(task.completed).toBe(true);
-    });
-
-    it.each([true, false])('should set completed to %p when it is given', async (completed) => {
-      repository.updateOwned.mockResolvedValue(taskEntity({ completed }));
-
-      const task = await service.complete(OWNER, 17, { completed });
-
-      expect(repository.updateOwned).toHaveBeenCalledWith(OWNER, 17, { completed });
-      expect(repository.toggleCompletedOwned).not.toHaveBeenCalled();
-      expect(task.completed).toBe(completed);
-    });
-
-    it('should throw NotFoundException when the task is missing or not owned', async () => {
-      repository.toggleCompletedOwned.mockResolvedValue(null);
-      repository.updateOwned.mockResolvedValue(null);
-
-      await expect(service.complete(OWNER, 17, {})).rejects.toThrow(NotFoundException);
-      await expect(service.complete(OWNER, 17, { completed: true })).rejects.toThrow(
-        NotFoundException,
+    beforeEach(() => {
+      repository.updateOwned.mockImplementation((_owner, id, patch) =>
+        Promise.resolve(taskEntity({ id, version: 2, ...patch })),
       );
     });
 
+    it('should complete an open task when no body is given', async () => {
+      repository.lockOwned.mockResolvedValue(taskEntity({ completed: false }));
+
+      const reply = await service.complete(OWNER, 17, {});
+
+      expect(repository.updateOwned.mock.calls[0]).toStrictEqual([
+        OWNER,
+        17,
+        { completed: true, completedAt: NOW },
+      ]);
+      expect(reply.body).toMatchObject({ completed: true, completed_at: NOW.toISOString() });
+      expect(reply.etag).toBe('"17-2"');
+    });
+
+    it('should reopen a completed task when no body is given, clearing completedAt', async () => {
+      repository.lockOwned.mockResolvedValue(taskEntity({ completed: true, completedAt: UPDATED }));
+
+      await service.complete(OWNER, 17, {});
+
+      expect(repository.updateOwned.mock.calls[0][2]).toStrictEqual({
+        completed: false,
+        completedAt: null,
+      });
+    });
+
+    it('should leave completedAt alone when completed is set to what it already is', async () => {
+      repository.lockOwned.mockResolvedValue(taskEntity({ completed: true, completedAt: UPDATED }));
+
+      await service.complete(OWNER, 17, { completed: true });
+
+      expect(repository.updateOwned.mock.calls[0][2]).toStrictEqual({ completed: true });
+    });
+
+    it('should create exactly one occurrence one calendar month later when completing a monthly task', async () => {
+      repository.lockOwned.mockResolvedValue(monthly());
+      repository.createOwned.mockResolvedValue(monthly({ id: 42 }));
+
+      const reply = await service.complete(OWNER, 17, {});
+
+      expect(repository.createOwned).toHaveBeenCalledTimes(1);
+      expect(repository.createOwned.mock.calls[0]).toStrictEqual([
+        OWNER,
+        {
+          title: 'Pay rent',
+          description: 'Transfer to landlord',
+          completed: false,
+          priority: 3,
+          tags: ['home', 'money'],
+          dueDate: new Date('2026-02-28T10:00:00.000Z'),
+          remindAt: new Date('2026-02-28T08:00:00.000Z'),
+          recurrence: 'monthly',
+          recurrenceUntil: null,
+          completedAt: null,
+        },
+      ]);
+      expect(repository.updateOwned.mock.calls[0]).toStrictEqual([
+        OWNER,
+        17,
+        { completed: true, completedAt: NOW, nextTaskId: 42 },
+      ]);
+      expect(reply.body.next_task_id).toBe(42);
+    });
+
+    it('should create nothing when the task already has a next occurrence', async () => {
+      repository.lockOwned.mockResolvedValue(monthly({ nextTaskId: 30 }));
+
+      await service.complete(OWNER, 17, {});
+
+      expect(repository.createOwned).not.toHaveBeenCalled();
+      expect(repository.updateOwned.mock.calls[0][2]).toStrictEqual({
+        completed: true,
+        completedAt: NOW,
+      });
+    });
+
+    it('should create nothing when the next occurrence would fall after recurrence_until', async () => {
+      repository.lockOwned.mockResolvedValue(
+        monthly({ recurrenceUntil: new Date('2026-02-28T09:59:59.999Z') }),
+      );
+
+      await service.complete(OWNER, 17, { completed: true });
+
+      expect(repository.createOwned).not.toHaveBeenCalled();
+      expect(repository.updateOwned.mock.calls[0][2]).not.toHaveProperty('nextTaskId');
+    });
+
+    it('should still create an occurrence due exactly at recurrence_until', async () => {
+      const until = new Date('2026-02-28T10:00:00.000Z');
+      repository.lockOwned.mockResolvedValue(monthly({ recurrenceUntil: until }));
+      repository.createOwned.mockResolvedValue(monthly({ id: 43 }));
+
+      await service.complete(OWNER, 17, { completed: true });
+
+      expect(repository.createOwned).toHaveBeenCalledTimes(1);
+      expect(repository.createOwned.mock.calls[0][1]).toMatchObject({
+        dueDate: until,
+        recurrenceUntil: until,
+      });
+    });
+
+    it('should create nothing when completed:true is sent for an already completed task', async () => {
+      repository.lockOwned.mockResolvedValue(monthly({ completed: true, completedAt: UPDATED }));
+
+      await service.complete(OWNER, 17, { completed: true });
+
+      expect(repository.createOwned).not.toHaveBeenCalled();
+    });
+
+    it('should create nothing when a recurring task is reopened', async () => {
+      repository.lockOwned.mockResolvedValue(monthly({ completed: true, completedAt: UPDATED }));
+
+      await service.complete(OWNER, 17, {});
+
+      expect(repository.createOwned).not.toHaveBeenCalled();
+      expect(repository.updateOwned.mock.calls[0][2]).toStrictEqual({
+        completed: false,
+        completedAt: null,
+      });
+    });
+
+    it('should answer 412 and change nothing when If-Match is stale', async () => {
+      repository.lockOwned.mockResolvedValue(monthly({ version: 5 }));
+
+      await expectPreconditionFailed(() => service.complete(OWNER, 17, {}, '"17-4"'));
+
+      expect(repository.createOwned).not.toHaveBeenCalled();
+      expect(repository.updateOwned).not.toHaveBeenCalled();
+    });
+
+    it('should throw NotFoundException when the task is missing or not owned', async () => {
+      repository.lockOwned.mockResolvedValue(null);
+
+      await expect(service.complete(OWNER, 17, {})).rejects.toThrow(NotFoundException);
+      expect(repository.updateOwned).not.toHaveBeenCalled();
+    });
+
     it.each(OUT_OF_RANGE_IDS)(
-      'should throw NotFoundException for id %p without querying',
+      'should throw NotFoundException for id %p without any repository call',
       async (id) => {
         await expect(service.complete(OWNER, id, {})).rejects.toThrow(NotFoundException);
-        await expect(service.complete(OWNER, id, { completed: true })).rejects.toThrow(
-          NotFoundException,
-        );
-        expect(repository.toggleCompletedOwned).not.toHaveBeenCalled();
-        expect(repository.updateOwned).not.toHaveBeenCalled();
+        expect(ownedCalls(repository)).toEqual([]);
       },
     );
   });
 
   describe('remove', () => {
-    it('should delete the owned task', async () => {
-      repository.deleteOwned.mockResolvedValue(true);
+    it('should delete the owned task without locking it first when there is no If-Match', async () => {
+      repository.deleteOwned.mockResolvedValue([17]);
 
       await expect(service.remove(OWNER, 17)).resolves.toBeUndefined();
-      expect(repository.deleteOwned).toHaveBeenCalledWith(OWNER, 17);
+
+      expect(repository.deleteOwned).toHaveBeenCalledWith(OWNER, [17]);
+      expect(repository.lockOwned).not.toHaveBeenCalled();
     });
 
     it('should throw NotFoundException when nothing was deleted', async () => {
-      repository.deleteOwned.mockResolvedValue(false);
+      repository.deleteOwned.mockResolvedValue([]);
 
       await expect(service.remove(OWNER, 17)).rejects.toThrow(NotFoundException);
     });
 
+    it('should answer 412 and delete nothing when If-Match is stale', async () => {
+      repository.lockOwned.mockResolvedValue(taskEntity({ version: 2 }));
+
+      await expectPreconditionFailed(() => service.remove(OWNER, 17, '"17-1"'));
+
+      expect(repository.lockOwned).toHaveBeenCalledWith(OWNER, 17);
+      expect(repository.deleteOwned).not.toHaveBeenCalled();
+    });
+
+    it('should delete when If-Match matches', async () => {
+      repository.lockOwned.mockResolvedValue(taskEntity({ version: 2 }));
+      repository.deleteOwned.mockResolvedValue([17]);
+
+      await service.remove(OWNER, 17, '"17-2"');
+
+      expect(repository.deleteOwned).toHaveBeenCalledWith(OWNER, [17]);
+    });
+
+    it('should throw NotFoundException for a missing task even with If-Match', async () => {
+      repository.lockOwned.mockResolvedValue(null);
+
+      await expect(service.remove(OWNER, 17, '*')).rejects.toThrow(NotFoundException);
+      expect(repository.deleteOwned).not.toHaveBeenCalled();
+    });
+
     it.each(OUT_OF_RANGE_IDS)(
-      'should throw NotFoundException for id %p without querying',
+      'should throw NotFoundException for id %p without any repository call',
       async (id) => {
         await expect(service.remove(OWNER, id)).rejects.toThrow(NotFoundException);
-        expect(repository.deleteOwned).not.toHaveBeenCalled();
+        expect(ownedCalls(repository)).toEqual([]);
       },
     );
+  });
+
+  describe('bulk', () => {
+    beforeEach(() => {
+      repository.updateOwned.mockImplementation((_owner, id, patch) =>
+        Promise.resolve(taskEntity({ id, ...patch })),
+      );
+    });
+
+    it('should deduplicate ids and report the missing ones in input order', async () => {
+      repository.lockManyOwned.mockResolvedValue([
+        taskEntity({ id: 1 }),
+        taskEntity({ id: 3 }),
+        taskEntity({ id: 7 }),
+      ]);
+
+      const reply = await service.bulk(OWNER, { action: 'complete', ids: [7, 99, 3, 7, 1, 98, 3] });
+
+      expect(repository.lockManyOwned).toHaveBeenCalledWith(OWNER, [7, 99, 3, 1, 98]);
+      expect(reply.body).toStrictEqual({ updated: [7, 3, 1], not_found: [99, 98] });
+    });
+
+    it('should never send out-of-range ids to the repository and count them as not found', async () => {
+      repository.lockManyOwned.mockResolvedValue([taskEntity({ id: 5 })]);
+
+      const reply = await service.bulk(OWNER, {
+        action: 'complete',
+        ids: [0, 5, -1, 2_147_483_648, 6],
+      });
+
+      expect(repository.lockManyOwned).toHaveBeenCalledWith(OWNER, [5, 6]);
+      expect(reply.body).toStrictEqual({ updated: [5], not_found: [0, -1, 2_147_483_648, 6] });
+    });
+
+    it('should write only the tasks that are not already completed when completing', async () => {
+      repository.lockManyOwned.mockResolvedValue([
+        taskEntity({ id: 1, completed: false }),
+        taskEntity({ id: 2, completed: true, completedAt: UPDATED }),
+        taskEntity({ id: 3, completed: false }),
+      ]);
+
+      const reply = await service.bulk(OWNER, { action: 'complete', ids: [1, 2, 3] });
+
+      expect(repository.updateOwned.mock.calls).toStrictEqual([
+        [OWNER, 1, { completed: true, completedAt: NOW }],
+        [OWNER, 3, { completed: true, completedAt: NOW }],
+      ]);
+      expect(reply.body.updated).toEqual([1, 2, 3]);
+    });
+
+    it('should write only the completed tasks when reopening', async () => {
+      repository.lockManyOwned.mockResolvedValue([
+        taskEntity({ id: 1, completed: false }),
+        taskEntity({ id: 2, completed: true, completedAt: UPDATED }),
+      ]);
+
+      await service.bulk(OWNER, { action: 'reopen', ids: [1, 2] });
+
+      expect(repository.updateOwned.mock.calls).toStrictEqual([
+        [OWNER, 2, { completed: false, completedAt: null }],
+      ]);
+    });
+
+    it('should create the next occurrence of a recurring task it completes', async () => {
+      repository.lockManyOwned.mockResolvedValue([
+        taskEntity({ id: 1, recurrence: 'weekly', dueDate: new Date('2026-12-01T00:00:00Z') }),
+      ]);
+      repository.createOwned.mockResolvedValue(taskEntity({ id: 50 }));
+
+      await service.bulk(OWNER, { action: 'complete', ids: [1] });
+
+      expect(repository.createOwned).toHaveBeenCalledTimes(1);
+      expect(repository.createOwned.mock.calls[0][1].dueDate).toEqual(
+        new Date('2026-12-08T00:00:00.000Z'),
+      );
+      expect(repository.updateOwned.mock.calls[0][2]).toMatchObject({ nextTaskId: 50 });
+    });
+
+    it('should delete through deleteOwned without locking or updating', async () => {
+      repository.deleteOwned.mockResolvedValue([4, 2]);
+
+      const reply = await service.bulk(OWNER, { action: 'delete', ids: [2, 3, 4, 2, 0] });
+
+      expect(repository.deleteOwned).toHaveBeenCalledWith(OWNER, [2, 3, 4]);
+      expect(repository.lockManyOwned).not.toHaveBeenCalled();
+      expect(repository.updateOwned).not.toHaveBeenCalled();
+      expect(reply.body).toStrictEqual({ updated: [2, 4], not_found: [3, 0] });
+    });
+  });
+
+  describe('changes', () => {
+    it('should return everything with a cursor when none is given', async () => {
+      repository.changesOwned.mockResolvedValue({
+        tasks: [taskEntity({ priority: 1 })],
+        deletedIds: [],
+        snapshot: '812:815:813',
+      });
+
+      const answer = await service.changes(OWNER);
+
+      expect(repository.changesOwned).toHaveBeenCalledWith(OWNER, undefined);
+      expect(answer.tasks).toEqual([expect.objectContaining({ id: 17, priority: 'low' })]);
+      expect(answer.deleted_ids).toEqual([]);
+      expect(answer.cursor).toMatch(/^[A-Za-z0-9_-]+$/);
+    });
+
+    it('should hand back a cursor that decodes to the snapshot and round-trips', async () => {
+      repository.changesOwned
+        .mockResolvedValueOnce({ tasks: [], deletedIds: [], snapshot: '812:815:813' })
+        .mockResolvedValueOnce({ tasks: [], deletedIds: [3, 4], snapshot: '900:900:' })
+        .mockResolvedValueOnce({ tasks: [], deletedIds: [], snapshot: '901:903:902' });
+
+      const first = await service.changes(OWNER);
+      const second = await service.changes(OWNER, first.cursor);
+      await service.changes(OWNER, second.cursor);
+
+      expect(Buffer.from(first.cursor, 'base64url').toString()).toContain('812:815:813');
+      expect(repository.changesOwned.mock.calls).toEqual([
+        [OWNER, undefined],
+        [OWNER, '812:815:813'],
+        [OWNER, '900:900:'],
+      ]);
+      expect(second.deleted_ids).toEqual([3, 4]);
+    });
+
+    it.each([
+      'garbage',
+      '',
+      base64url('x:abc'),
+      base64url('x:812'),
+      base64url('812:815:813'),
+      base64url('s:abc'),
+      base64url('s:812:815:813 '),
+      base64url('s:0:5:'),
+      base64url('s:9:5:'),
+      base64url('s:5:9:4'),
+      base64url('s:5:9:9'),
+      base64url('s:5:9:7,6'),
+      base64url('s:5:9:7,7'),
+    ])('should refuse the cursor %p with a 422 on since and query nothing', async (cursor) => {
+      await expectValidationError(() => service.changes(OWNER, cursor), ['query', 'since']);
+      expect(repository.changesOwned).not.toHaveBeenCalled();
+    });
+  });
+
+  describe('list', () => {
+    it('should translate the query into a filter and echo the paging', async () => {
+      repository.listOwned.mockResolvedValue({ tasks: [taskEntity({ priority: 3 })], total: 41 });
+      const query = Object.assign(new ListTasksQuery(), {
+        status: 'pending',
+        priority: ['high', 'low'],
+        q: 'milk',
+        sort_by: 'due_date',
+        limit: 10,
+        offset: 20,
+      });
+
+      const page = await service.list(OWNER, query);
+
+      expect(repository.listOwned).toHaveBeenCalledWith(
+        OWNER,
+        expect.objectContaining({
+          status: 'pending',
+          priorities: [3, 1],
+          search: 'milk',
+          sort: 'due_date',
+          order: 'desc',
+          limit: 10,
+          offset: 20,
+        }),
+      );
+      expect(page).toMatchObject({ total: 41, limit: 10, offset: 20 });
+      expect(page.tasks).toEqual([expect.objectContaining({ id: 17, priority: 'high' })]);
+    });
+
+    it('should default to newest first', async () => {
+      repository.listOwned.mockResolvedValue({ tasks: [], total: 0 });
+
+      await service.list(OWNER, new ListTasksQuery());
+
+      expect(repository.listOwned).toHaveBeenCalledWith(
+        OWNER,
+        expect.objectContaining({ status: 'all', sort: 'created_at', order: 'desc' }),
+      );
+    });
+  });
+
+  describe('clearCompleted', () => {
+    it('should count the deleted tasks', async () => {
+      repository.deleteCompletedOwned.mockResolvedValue([3, 8]);
+
+      await expect(service.clearCompleted(OWNER)).resolves.toEqual({ deleted: 2 });
+      expect(repository.deleteCompletedOwned).toHaveBeenCalledWith(OWNER);
+    });
+  });
+
+  describe('stats', () => {
+    it("should return the owner's counts", async () => {
+      const stats = { total: 5, completed: 2, pending: 3, overdue: 1, due_today: 1 };
+      repository.statsOwned.mockResolvedValue(stats);
+
+      await expect(service.stats(OWNER)).resolves.toEqual(stats);
+      expect(repository.statsOwned).toHaveBeenCalledWith(OWNER);
+    });
   });
 });

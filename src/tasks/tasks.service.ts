@@ -60,7 +60,7 @@ export class TasksService {
     return replyWith(found(task));
   }
 
-  create(
+  async create(
     ownerId: string,
     dto: CreateTaskDto,
     idempotencyKey?: string,
@@ -79,8 +79,11 @@ export class TasksService {
       completedAt: completed ? new Date() : null,
     };
     assertRecurrenceHasDueDate(fields);
-    return this.idempotent(ownerId, idempotencyKey, 'create', dto, HttpStatus.CREATED, (tx) =>
-      tx.createOwned(ownerId, fields).then(replyWith),
+    return this.idempotent(
+      ownerId,
+      idempotencyKey,
+      { operation: 'create', payload: dto, status: HttpStatus.CREATED, transactional: false },
+      (tx) => tx.createOwned(ownerId, fields).then(replyWith),
     );
   }
 
@@ -113,7 +116,7 @@ export class TasksService {
   }
 
   /** With `completed` given it is set; without, it toggles. */
-  complete(
+  async complete(
     ownerId: string,
     id: number,
     dto: CompleteTaskDto,
@@ -133,14 +136,15 @@ export class TasksService {
     if (deleted.length === 0) found(null);
   }
 
-  bulk(
+  async bulk(
     ownerId: string,
     dto: BulkTasksDto,
     idempotencyKey?: string,
   ): Promise<Reply<BulkResultResponse>> {
     const ids = [...new Set(dto.ids)];
     const candidates = ids.filter(isTaskId);
-    return this.idempotent(ownerId, idempotencyKey, 'bulk', dto, HttpStatus.OK, async (tx) => {
+    const request = { operation: 'bulk', payload: dto, status: HttpStatus.OK, transactional: true };
+    return this.idempotent(ownerId, idempotencyKey, request, async (tx) => {
       let updated: number[];
       if (dto.action === 'delete') {
         updated = await tx.deleteOwned(ownerId, candidates);
@@ -237,17 +241,19 @@ export class TasksService {
 
   /**
    * Runs `work` once per (user, key): a retry with the same body gets the stored reply, marked
-   * replayed; the same key with another body is a client error. Without a key, runs it plainly.
+   * replayed; the same key with another body is a client error. Without a key, `work` runs in a
+   * transaction when it needs one (several statements), else on its own.
    */
   private async idempotent<T>(
     ownerId: string,
     key: string | undefined,
-    operation: string,
-    payload: object,
-    status: number,
+    request: { operation: string; payload: object; status: number; transactional: boolean },
     work: (tx: TasksRepository) => Promise<Reply<T>>,
   ): Promise<Reply<T>> {
-    if (key === undefined) return work(this.repository);
+    const { operation, payload, status } = request;
+    if (key === undefined) {
+      return request.transactional ? this.repository.transaction(work) : work(this.repository);
+    }
     const requestHash = createHash('sha256')
       .update(`${operation}\n${stableJson(payload)}`)
       .digest('hex');
