@@ -1,6 +1,7 @@
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
+import { DataSource } from 'typeorm';
 import { createTestApp } from './support/app';
 import { newUser, TestUser } from './support/tokens';
 
@@ -198,6 +199,24 @@ describe('ETags and idempotency keys', () => {
       const replay = await send().expect(200);
       expect(replay.headers['idempotent-replayed']).toBe('true');
       expect(replay.body).toEqual({ updated: [task.id], not_found: [] });
+    });
+
+    it('should keep a key for 24 hours and free it after', async () => {
+      const key = randomUUID();
+      const first = await create({ title: 'day one' }, key).expect(201);
+      const db = app.get(DataSource);
+      const age = (interval: string) =>
+        db.query(
+          `UPDATE idempotency_key SET created_at = now() - $3::interval WHERE user_id = $1 AND key = $2`,
+          [user.id, key, interval],
+        );
+      await age('23 hours 59 minutes');
+      const replay = await create({ title: 'day one' }, key).expect(201);
+      expect(replay.headers['idempotent-replayed']).toBe('true');
+      await age('24 hours 1 minute');
+      const fresh = await create({ title: 'day two' }, key).expect(201);
+      expect(fresh.headers['idempotent-replayed']).toBeUndefined();
+      expect(fresh.body.id).not.toBe(first.body.id);
     });
 
     it('should refuse a malformed key with 422', async () => {

@@ -1,5 +1,7 @@
 import { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
+import { DataSource } from 'typeorm';
+import { TasksMaintenance } from '../src/tasks/tasks.maintenance';
 import { createTestApp } from './support/app';
 import { betterAuthUser, newUser, TestUser } from './support/tokens';
 
@@ -80,6 +82,28 @@ describe('Changes feed, bulk, clear-completed and stats', () => {
         deleted_ids: [],
         cursor: expect.any(String),
       });
+    });
+
+    it('should remember deletions for at least 30 days', async () => {
+      const a = await create({ title: 'a' });
+      const b = await create({ title: 'b' });
+      const { cursor } = await changes();
+      await http
+        .post('/api/tasks/bulk')
+        .set(user.auth)
+        .send({ action: 'delete', ids: [a.id, b.id] })
+        .expect(200);
+      const db = app.get(DataSource);
+      await db.query(
+        `UPDATE task_tombstone SET deleted_at = now() - interval '30 days' WHERE task_id = $1`,
+        [a.id],
+      );
+      await db.query(
+        `UPDATE task_tombstone SET deleted_at = now() - interval '40 days' WHERE task_id = $1`,
+        [b.id],
+      );
+      await app.get(TasksMaintenance).purge();
+      expect((await changes(cursor)).deleted_ids).toEqual([a.id]);
     });
 
     it('should refuse a cursor it did not issue with 422', async () => {
