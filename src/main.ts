@@ -1,15 +1,22 @@
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
+import cluster, { Worker } from 'node:cluster';
 import { existsSync } from 'node:fs';
+import { DataSource } from 'typeorm';
 import { AppModule } from './app.module';
 import { configureApp } from './app.setup';
 import { createLogger } from './common/logging';
 import { AppConfig } from './config/app-config';
 import { InvalidEnvironmentError } from './config/env.validation';
 import { applyLocalDefaults, LocalDefaults } from './config/local-defaults';
+import { buildDataSourceOptions } from './database/data-source.options';
 
-async function bootstrap(): Promise<void> {
+/**
+ * One process (WORKERS=1, the default) or a primary that prepares everything once (embedded
+ * database, migrations) and forks WORKERS processes sharing the port (node:cluster).
+ */
+async function main(): Promise<void> {
   if (existsSync('.env')) process.loadEnvFile('.env');
   // Until the config is validated, log from the raw environment (so a config error in production
   // is already a JSON line, and embedded PostgreSQL chatter only shows with LOG_LEVEL=debug).
@@ -23,6 +30,11 @@ async function bootstrap(): Promise<void> {
       },
     }),
   );
+  if (cluster.isWorker) {
+    await serve(AppConfig.fromEnv());
+    return;
+  }
+
   const bootLogger = new Logger('Bootstrap');
   const local = await applyLocalDefaults(bootLogger);
   let config: AppConfig;
@@ -33,12 +45,12 @@ async function bootstrap(): Promise<void> {
     throw error;
   }
 
-  const logger = createLogger(config);
-  Logger.overrideLogger(logger);
-  const app = await NestFactory.create<NestExpressApplication>(AppModule, { logger });
-  configureApp(app);
-  await app.listen(config.http.port, config.http.host);
-
+  if (config.workers <= 1) {
+    await serve(config, local);
+  } else {
+    if (config.database.migrationsRun) await runMigrations(config);
+    await superviseWorkers(config, local);
+  }
   const base = `http://localhost:${config.http.port}`;
   bootLogger.log(`Task API listening on ${base} (docs: ${base}/docs)`);
   if (local.devSecret) {
@@ -48,14 +60,78 @@ async function bootstrap(): Promise<void> {
         `call: curl -H "Authorization: Bearer <token>" ${base}/api/tasks`,
     );
   }
-  handleShutdown(app, local, config.shutdownTimeoutMs);
+}
+
+/** Builds the app and listens; SIGTERM/SIGINT then drain it (see {@link onShutdown}). */
+async function serve(config: AppConfig, local?: LocalDefaults): Promise<void> {
+  const logger = createLogger(config);
+  Logger.overrideLogger(logger);
+  const app = await NestFactory.create<NestExpressApplication>(AppModule, { logger });
+  configureApp(app);
+  await app.listen(config.http.port, config.http.host);
+  onShutdown(config.shutdownTimeoutMs, async () => {
+    await app.close();
+    await local?.embedded?.stop();
+  });
+}
+
+/** Migrations once, in the primary, before any worker opens a pool. */
+async function runMigrations(config: AppConfig): Promise<void> {
+  const dataSource = new DataSource(buildDataSourceOptions({ ...config.database, poolSize: 1 }));
+  await dataSource.initialize();
+  try {
+    await dataSource.runMigrations({ transaction: 'all' });
+  } finally {
+    await dataSource.destroy();
+  }
+}
+
+/**
+ * Forks the workers (migrations already done), replaces one that dies unexpectedly, and on
+ * SIGTERM/SIGINT asks each to drain, then stops the embedded database once all have exited.
+ */
+async function superviseWorkers(config: AppConfig, local: LocalDefaults): Promise<void> {
+  const logger = new Logger('Cluster');
+  let stopping = false;
+  const env = { ...process.env, DATABASE_MIGRATIONS_RUN: 'false' } as Record<string, string>;
+  const fork = () => cluster.fork(env);
+
+  cluster.on('exit', (worker: Worker, code, signal) => {
+    if (stopping) return;
+    logger.error(`Worker ${worker.process.pid} exited (${signal ?? code}); starting another`);
+    setTimeout(fork, 1000).unref();
+  });
+  const online = Array.from({ length: config.workers }, () => {
+    const worker = fork();
+    return new Promise<void>((resolve, reject) => {
+      worker.once('listening', () => resolve());
+      worker.once('exit', (code) => reject(new Error(`worker exited with code ${code}`)));
+    });
+  });
+  await Promise.all(online);
+  logger.log(`${config.workers} workers share port ${config.http.port}`);
+
+  onShutdown(config.shutdownTimeoutMs, async () => {
+    stopping = true;
+    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w);
+    await Promise.all(
+      workers.map(
+        (worker) =>
+          new Promise<void>((resolve) => {
+            worker.once('exit', () => resolve());
+            worker.process.kill('SIGTERM');
+          }),
+      ),
+    );
+    await local.embedded?.stop();
+  });
 }
 
 /**
  * SIGTERM/SIGINT: stop accepting, let in-flight requests finish, close the pool, stop the
  * embedded database, exit 0. A request that hangs longer than the timeout is cut off.
  */
-function handleShutdown(app: NestExpressApplication, local: LocalDefaults, timeoutMs: number) {
+function onShutdown(timeoutMs: number, close: () => Promise<void>): void {
   const logger = new Logger('Shutdown');
   let stopping = false;
   const stop = async (signal: NodeJS.Signals) => {
@@ -67,8 +143,7 @@ function handleShutdown(app: NestExpressApplication, local: LocalDefaults, timeo
       process.exit(1);
     }, timeoutMs).unref();
     try {
-      await app.close();
-      await local.embedded?.stop();
+      await close();
       logger.log('Stopped cleanly');
       process.exit(0);
     } catch (error) {
@@ -79,7 +154,7 @@ function handleShutdown(app: NestExpressApplication, local: LocalDefaults, timeo
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, (s) => void stop(s));
 }
 
-bootstrap().catch((error: unknown) => {
+main().catch((error: unknown) => {
   // Configuration problems get their own message (it names the variables, never their values).
   const message =
     error instanceof InvalidEnvironmentError

@@ -35,6 +35,7 @@ export class AppConfig {
   readonly log: { level: EnvironmentVariables['LOG_LEVEL']; json: boolean };
   readonly docsEnabled: boolean;
   readonly shutdownTimeoutMs: number;
+  readonly workers: number;
 
   /** Validates `env` (throwing a message that names each bad variable) and derives the config. */
   static fromEnv(env: Record<string, string | undefined> = process.env): AppConfig {
@@ -91,5 +92,6 @@ export class AppConfig {
     };
     this.docsEnabled = get('DOCS_ENABLED');
     this.shutdownTimeoutMs = get('SHUTDOWN_TIMEOUT_MS');
+    this.workers = get('WORKERS');
   }
 }

@@ -150,6 +150,13 @@ export class EnvironmentVariables {
   @Min(0)
   @Max(120000)
   SHUTDOWN_TIMEOUT_MS = 10000;
+
+  /** Processes sharing the port (node:cluster); 1 runs a single process. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(64)
+  WORKERS = 1;
 }
 
 /** Thrown at boot; its message names every offending variable and never echoes a value. */
