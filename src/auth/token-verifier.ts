@@ -4,6 +4,7 @@ import { decodeProtectedHeader, errors, JWTPayload, jwtVerify, JWTVerifyOptions 
 import { AppConfig } from '../config/app-config';
 import { AuthUser } from './auth-user';
 import { JwksKeyStore } from './jwks-key-store';
+import { VerifiedTokenCache } from './verified-token-cache';
 
 /** Algorithms Better Auth's jwt plugin can sign with; only ever checked against JWKS keys. */
 export const ASYMMETRIC_ALGORITHMS = ['EdDSA', 'ES256', 'ES512', 'RS256', 'PS256'];
@@ -24,9 +25,13 @@ export class TokenVerifier implements OnModuleInit {
   private readonly sharedSecret?: Promise<webcrypto.CryptoKey>;
   private readonly jwksOptions: JWTVerifyOptions;
   private readonly secretOptions: JWTVerifyOptions;
+  private readonly cache: VerifiedTokenCache;
+  private readonly clockToleranceMs: number;
 
   constructor(config: AppConfig) {
     const { auth } = config;
+    this.cache = new VerifiedTokenCache(auth.tokenCacheSize, auth.tokenCacheMaxAgeMs);
+    this.clockToleranceMs = auth.clockToleranceSeconds * 1000;
     const common = { clockTolerance: auth.clockToleranceSeconds, requiredClaims: ['sub', 'exp'] };
     if (auth.jwks) {
       this.jwks = new JwksKeyStore(auth.jwks);
@@ -61,11 +66,17 @@ export class TokenVerifier implements OnModuleInit {
   }
 
   async verify(token: string): Promise<AuthUser> {
+    const cached = this.cache.get(token);
+    if (cached) return cached;
     const payload = await this.verifyPayload(token);
     if (typeof payload.sub !== 'string' || payload.sub.trim() === '') {
       throw new InvalidTokenError('Token has no subject');
     }
-    return { id: payload.sub };
+    const user = { id: payload.sub };
+    // `exp` is required by both sources, so it is a number here; honour the clock tolerance
+    // exactly as jwtVerify just did, and no longer.
+    this.cache.set(token, user, (payload.exp as number) * 1000 + this.clockToleranceMs);
+    return user;
   }
 
   private async verifyPayload(token: string): Promise<JWTPayload> {

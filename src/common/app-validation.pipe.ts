@@ -17,6 +17,9 @@ const LOCATIONS: Partial<Record<ArgumentMetadata['type'], ParamLocation>> = {
  */
 @Injectable()
 export class AppValidationPipe extends ValidationPipe {
+  /** A query DTO built from no parameters is always the same: validate it once per class. */
+  private readonly emptyQueries = new Map<unknown, Promise<unknown>>();
+
   constructor() {
     super({
       transform: true,
@@ -45,6 +48,26 @@ export class AppValidationPipe extends ValidationPipe {
         'model_attributes_type',
       );
     }
+    if (
+      location === 'query' &&
+      metadata.metatype &&
+      value !== null &&
+      typeof value === 'object' &&
+      Object.keys(value).length === 0
+    ) {
+      let validated = this.emptyQueries.get(metadata.metatype);
+      if (!validated) {
+        validated = this.validateAndReport(value, metadata).then((dto) => Object.freeze(dto));
+        this.emptyQueries.set(metadata.metatype, validated);
+        validated.catch(() => this.emptyQueries.delete(metadata.metatype));
+      }
+      return validated;
+    }
+    return this.validateAndReport(value, metadata);
+  }
+
+  private async validateAndReport(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    const location = LOCATIONS[metadata.type];
     try {
       return await super.transform(value, metadata);
     } catch (error) {

@@ -23,6 +23,7 @@ export class AppConfig {
     connectTimeoutMs: number;
     queryTimeoutMs: number;
     migrationsRun: boolean;
+    preparedStatements: boolean;
   };
   readonly auth: {
     sharedSecret?: string;
@@ -31,6 +32,8 @@ export class AppConfig {
     issuer?: string;
     audience?: string;
     clockToleranceSeconds: number;
+    tokenCacheSize: number;
+    tokenCacheMaxAgeMs: number;
   };
   readonly log: { level: EnvironmentVariables['LOG_LEVEL']; json: boolean };
   readonly docsEnabled: boolean;
@@ -62,6 +65,7 @@ export class AppConfig {
       connectTimeoutMs: get('DATABASE_CONNECT_TIMEOUT_MS'),
       queryTimeoutMs: get('DATABASE_QUERY_TIMEOUT_MS'),
       migrationsRun: get('DATABASE_MIGRATIONS_RUN'),
+      preparedStatements: get('DATABASE_PREPARED_STATEMENTS'),
     };
 
     const betterAuthUrl = get('BETTER_AUTH_URL')?.replace(/\/$/, '');
@@ -85,6 +89,8 @@ export class AppConfig {
       issuer,
       audience,
       clockToleranceSeconds: get('JWT_CLOCK_TOLERANCE_SECONDS'),
+      tokenCacheSize: get('TOKEN_CACHE_SIZE'),
+      tokenCacheMaxAgeMs: get('TOKEN_CACHE_MAX_AGE_SECONDS') * 1000,
     };
     this.log = {
       level: get('LOG_LEVEL'),

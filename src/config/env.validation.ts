@@ -73,6 +73,11 @@ export class EnvironmentVariables {
   @IsBoolean()
   DATABASE_MIGRATIONS_RUN = true;
 
+  /** Named prepared statements for reads; turn off behind a pooler that cannot keep them. */
+  @Transform(toBool)
+  @IsBoolean()
+  DATABASE_PREPARED_STATEMENTS = true;
+
   @Transform(emptyToUndefined)
   @IsOptional()
   @IsString()
@@ -112,6 +117,20 @@ export class EnvironmentVariables {
   @Min(1)
   @Max(3600)
   JWKS_COOLDOWN_SECONDS = 5;
+
+  /** Verified tokens remembered per process (0 turns the cache off). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000)
+  TOKEN_CACHE_SIZE = 50_000;
+
+  /** Longest a verified token is trusted without checking its signature again. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(3600)
+  TOKEN_CACHE_MAX_AGE_SECONDS = 60;
 
   @Transform(toInt)
   @IsInt()

@@ -1,13 +1,5 @@
-import {
-  CallHandler,
-  ExecutionContext,
-  HttpException,
-  HttpStatus,
-  Injectable,
-  NestInterceptor,
-} from '@nestjs/common';
-import { Request, Response } from 'express';
-import { map, Observable } from 'rxjs';
+import { HttpException, HttpStatus } from '@nestjs/common';
+import { Response } from 'express';
 import { etagMatches } from '../common/etag';
 
 /** A service answer plus what travels in headers: the task's ETag, an idempotent replay. */
@@ -18,31 +10,23 @@ export interface Reply<T> {
 }
 
 /**
- * Turns a {@link Reply} into the response: sets `ETag` and `Idempotent-Replayed`, and answers a
- * GET whose `If-None-Match` still matches with 304 and no body.
+ * Writes a {@link Reply}'s headers (`ETag`, `Idempotent-Replayed`) and returns its body; a GET
+ * whose `If-None-Match` still matches is answered 304 with no body. A plain function rather
+ * than an interceptor: no observable and no async-context binding on every request.
  */
-@Injectable()
-export class ReplyInterceptor implements NestInterceptor {
-  intercept(context: ExecutionContext, next: CallHandler<Reply<unknown>>): Observable<unknown> {
-    const http = context.switchToHttp();
-    const request = http.getRequest<Request>();
-    const response = http.getResponse<Response>();
-    return next.handle().pipe(
-      map((reply) => {
-        if (reply.etag) {
-          response.setHeader('ETag', reply.etag);
-          const ifNoneMatch = request.headers['if-none-match'];
-          if (
-            (request.method === 'GET' || request.method === 'HEAD') &&
-            ifNoneMatch &&
-            etagMatches(ifNoneMatch, reply.etag, 'weak')
-          ) {
-            throw new HttpException('Not Modified', HttpStatus.NOT_MODIFIED);
-          }
-        }
-        if (reply.replayed) response.setHeader('Idempotent-Replayed', 'true');
-        return reply.body;
-      }),
-    );
+export function respond<T>(response: Response, reply: Reply<T>): T {
+  if (reply.etag) {
+    response.setHeader('ETag', reply.etag);
+    const request = response.req;
+    const ifNoneMatch = request.headers['if-none-match'];
+    if (
+      (request.method === 'GET' || request.method === 'HEAD') &&
+      ifNoneMatch &&
+      etagMatches(ifNoneMatch, reply.etag, 'weak')
+    ) {
+      throw new HttpException('Not Modified', HttpStatus.NOT_MODIFIED);
+    }
   }
+  if (reply.replayed) response.setHeader('Idempotent-Replayed', 'true');
+  return reply.body;
 }

@@ -13,7 +13,6 @@ import {
   Query,
   Req,
   Res,
-  UseInterceptors,
 } from '@nestjs/common';
 import {
   ApiBearerAuth,
@@ -46,7 +45,7 @@ import { TaskResponse } from './dto/task.response';
 import { UpdateTaskDto } from './dto/update-task.dto';
 import { IdempotencyKey } from './idempotency-key.decorator';
 import { setPageHeaders } from './paging';
-import { Reply, ReplyInterceptor } from './reply';
+import { respond } from './reply';
 import { TasksService } from './tasks.service';
 
 const IdempotencyKeyHeader = ApiHeader({
@@ -59,6 +58,9 @@ const IfMatchHeader = ApiHeader({
   required: false,
   description: 'The ETag you last saw: a stale one gets 412 and changes nothing',
 });
+/** The response, for handlers whose answer carries headers (see {@link respond}). */
+const Out = () => Res({ passthrough: true });
+
 const PreconditionFailed = ApiPreconditionFailedResponse({
   type: ErrorResponse,
   description: 'If-Match no longer matches',
@@ -68,11 +70,11 @@ const PreconditionFailed = ApiPreconditionFailedResponse({
  * Both route families of the contract in one controller: `/api/tasks` (the user from the token)
  * and `/api/{user_id}/tasks` (the global guard refuses a `{user_id}` that is not the caller).
  * Collection routes come before `:id` so that `changes`, `stats` and `bulk` are not ids.
+ * Handlers whose answer carries headers (ETag, Idempotent-Replayed) pass it through `respond`.
  */
 @ApiTags('tasks')
 @ApiBearerAuth()
 @ApiTaskErrors()
-@UseInterceptors(ReplyInterceptor)
 @Controller(['api/tasks', 'api/:user_id/tasks'])
 export class TasksController {
   constructor(private readonly tasks: TasksService) {}
@@ -87,50 +89,51 @@ export class TasksController {
     @CurrentUser() user: AuthUser,
     @Query() query: ListTasksQuery,
     @Req() request: Request,
-    @Res({ passthrough: true }) response: Response,
-  ): Promise<Reply<TaskResponse[]>> {
+    @Out() response: Response,
+  ): Promise<TaskResponse[]> {
     const page = await this.tasks.list(user.id, query);
     setPageHeaders(request, response, page);
-    return { body: page.tasks };
+    return page.tasks;
   }
 
   @Post()
   @IdempotencyKeyHeader
   @ApiOperation({ summary: 'Create a task' })
   @ApiCreatedResponse({ type: TaskResponse, description: 'Header: `ETag`' })
-  create(
+  async create(
     @CurrentUser() user: AuthUser,
     @Body() dto: CreateTaskDto,
+    @Out() response: Response,
     @IdempotencyKey() key?: string,
-  ): Promise<Reply<TaskResponse>> {
-    return this.tasks.create(user.id, dto, key);
+  ): Promise<TaskResponse> {
+    return respond(response, await this.tasks.create(user.id, dto, key));
   }
 
   @Delete()
   @ApiOperation({ summary: 'Delete all completed tasks (`?status=completed` is required)' })
   @ApiOkResponse({ type: ClearTasksResponse })
-  async clearCompleted(
+  clearCompleted(
     @CurrentUser() user: AuthUser,
     @Query() _query: ClearTasksQuery,
-  ): Promise<Reply<ClearTasksResponse>> {
-    return { body: await this.tasks.clearCompleted(user.id) };
+  ): Promise<ClearTasksResponse> {
+    return this.tasks.clearCompleted(user.id);
   }
 
   @Get('changes')
   @ApiOperation({ summary: 'What changed since a cursor: tasks, deleted ids, the next cursor' })
   @ApiOkResponse({ type: ChangesResponse })
-  async changes(
+  changes(
     @CurrentUser() user: AuthUser,
     @Query() { since }: ChangesQuery,
-  ): Promise<Reply<ChangesResponse>> {
-    return { body: await this.tasks.changes(user.id, since) };
+  ): Promise<ChangesResponse> {
+    return this.tasks.changes(user.id, since);
   }
 
   @Get('stats')
   @ApiOperation({ summary: 'Counts: total, completed, pending, overdue, due today (UTC)' })
   @ApiOkResponse({ type: TaskStatsResponse })
-  async stats(@CurrentUser() user: AuthUser): Promise<Reply<TaskStatsResponse>> {
-    return { body: await this.tasks.stats(user.id) };
+  stats(@CurrentUser() user: AuthUser): Promise<TaskStatsResponse> {
+    return this.tasks.stats(user.id);
   }
 
   @Post('bulk')
@@ -138,12 +141,13 @@ export class TasksController {
   @IdempotencyKeyHeader
   @ApiOperation({ summary: 'Complete, reopen or delete up to 500 tasks in one transaction' })
   @ApiOkResponse({ type: BulkResultResponse })
-  bulk(
+  async bulk(
     @CurrentUser() user: AuthUser,
     @Body() dto: BulkTasksDto,
+    @Out() response: Response,
     @IdempotencyKey() key?: string,
-  ): Promise<Reply<BulkResultResponse>> {
-    return this.tasks.bulk(user.id, dto, key);
+  ): Promise<BulkResultResponse> {
+    return respond(response, await this.tasks.bulk(user.id, dto, key));
   }
 
   @Get(':id')
@@ -151,8 +155,12 @@ export class TasksController {
   @ApiOperation({ summary: 'Read one task' })
   @ApiOkResponse({ type: TaskResponse, description: 'Header: `ETag`' })
   @ApiResponse({ status: HttpStatus.NOT_MODIFIED, description: 'If-None-Match matched' })
-  get(@CurrentUser() user: AuthUser, @Param() { id }: TaskParams): Promise<Reply<TaskResponse>> {
-    return this.tasks.get(user.id, id);
+  async get(
+    @CurrentUser() user: AuthUser,
+    @Param() { id }: TaskParams,
+    @Out() response: Response,
+  ): Promise<TaskResponse> {
+    return respond(response, await this.tasks.get(user.id, id));
   }
 
   @Put(':id')
@@ -160,13 +168,14 @@ export class TasksController {
   @PreconditionFailed
   @ApiOperation({ summary: 'Update a task (the fields present are merged)' })
   @ApiOkResponse({ type: TaskResponse })
-  replace(
+  async replace(
     @CurrentUser() user: AuthUser,
     @Param() { id }: TaskParams,
     @Body() dto: UpdateTaskDto,
+    @Out() response: Response,
     @Headers('if-match') ifMatch?: string,
-  ): Promise<Reply<TaskResponse>> {
-    return this.tasks.update(user.id, id, dto, ifMatch);
+  ): Promise<TaskResponse> {
+    return respond(response, await this.tasks.update(user.id, id, dto, ifMatch));
   }
 
   @Patch(':id')
@@ -174,13 +183,14 @@ export class TasksController {
   @PreconditionFailed
   @ApiOperation({ summary: 'Partially update a task' })
   @ApiOkResponse({ type: TaskResponse })
-  update(
+  async update(
     @CurrentUser() user: AuthUser,
     @Param() { id }: TaskParams,
     @Body() dto: UpdateTaskDto,
+    @Out() response: Response,
     @Headers('if-match') ifMatch?: string,
-  ): Promise<Reply<TaskResponse>> {
-    return this.tasks.update(user.id, id, dto, ifMatch);
+  ): Promise<TaskResponse> {
+    return respond(response, await this.tasks.update(user.id, id, dto, ifMatch));
   }
 
   @Patch(':id/complete')
@@ -188,13 +198,14 @@ export class TasksController {
   @PreconditionFailed
   @ApiOperation({ summary: 'Toggle completion, or set it with `{"completed": true|false}`' })
   @ApiOkResponse({ type: TaskResponse })
-  complete(
+  async complete(
     @CurrentUser() user: AuthUser,
     @Param() { id }: TaskParams,
     @Body() dto: CompleteTaskDto,
+    @Out() response: Response,
     @Headers('if-match') ifMatch?: string,
-  ): Promise<Reply<TaskResponse>> {
-    return this.tasks.complete(user.id, id, dto, ifMatch);
+  ): Promise<TaskResponse> {
+    return respond(response, await this.tasks.complete(user.id, id, dto, ifMatch));
   }
 
   @Delete(':id')
@@ -203,11 +214,11 @@ export class TasksController {
   @PreconditionFailed
   @ApiOperation({ summary: 'Delete a task' })
   @ApiNoContentResponse({ description: 'Deleted' })
-  async remove(
+  remove(
     @CurrentUser() user: AuthUser,
     @Param() { id }: TaskParams,
     @Headers('if-match') ifMatch?: string,
-  ): Promise<Reply<void>> {
-    return { body: await this.tasks.remove(user.id, id, ifMatch) };
+  ): Promise<void> {
+    return this.tasks.remove(user.id, id, ifMatch);
   }
 }

@@ -1,6 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { InjectEntityManager } from '@nestjs/typeorm';
+import { createHash } from 'node:crypto';
+import type { Pool } from 'pg';
 import { EntityManager } from 'typeorm';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import { AppConfig } from '../config/app-config';
 import { SortField, TaskStatusFilter } from './dto/list-tasks.query';
 import { Recurrence } from './recurrence';
 import { TaskEntity, TaskFields } from './task.entity';
@@ -105,6 +109,17 @@ function fromRow(row: TaskRow): TaskEntity {
   };
 }
 
+const statementNames = new Map<string, string>();
+/** A stable name per SQL text: PostgreSQL plans a named statement once per connection. */
+function statementName(sql: string): string {
+  let name = statementNames.get(sql);
+  if (!name) {
+    name = `task_${createHash('sha1').update(sql).digest('hex').slice(0, 16)}`;
+    statementNames.set(sql, name);
+  }
+  return name;
+}
+
 /** `%` and `_` in a search are literal characters. */
 const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 
@@ -115,15 +130,35 @@ const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
  */
 @Injectable()
 export class TasksRepository {
-  constructor(@InjectEntityManager() private readonly manager: EntityManager) {}
+  private readonly preparedStatements: boolean;
+
+  constructor(
+    @InjectEntityManager() private readonly manager: EntityManager,
+    @Optional() config?: AppConfig,
+  ) {
+    this.preparedStatements = config?.database.preparedStatements ?? false;
+  }
 
   /** Runs `work` in one transaction, with a repository bound to it. */
   transaction<T>(work: (tx: TasksRepository) => Promise<T>): Promise<T> {
     return this.manager.transaction((manager) => work(new TasksRepository(manager)));
   }
 
+  /**
+   * Reads. Outside a transaction they go straight to the pool as named (prepared) statements:
+   * parsed and planned once per connection, and no query-runner object per call.
+   */
+  private async select<T>(sql: string, params: unknown[]): Promise<T[]> {
+    if (this.preparedStatements && !this.manager.queryRunner) {
+      const pool = (this.manager.connection.driver as PostgresDriver).master as Pool;
+      return (await pool.query({ name: statementName(sql), text: sql, values: params }))
+        .rows as T[];
+    }
+    return this.manager.query<T[]>(sql, params);
+  }
+
   private async rows(sql: string, params: unknown[]): Promise<TaskEntity[]> {
-    return (await this.manager.query<TaskRow[]>(sql, params)).map(fromRow);
+    return (await this.select<TaskRow>(sql, params)).map(fromRow);
   }
 
   async listOwned(
@@ -153,7 +188,7 @@ export class TasksRepository {
       where.push(`(title ILIKE ${pattern} OR description ILIKE ${pattern})`);
     }
     const direction = filter.order === 'asc' ? 'ASC' : 'DESC';
-    const rows = await this.manager.query<(TaskRow & { total_count: string })[]>(
+    const rows = await this.select<TaskRow & { total_count: string }>(
       `SELECT ${COLUMNS}, count(*) OVER () AS total_count FROM task
        WHERE ${where.join(' AND ')}
        ORDER BY ${ORDER_BY[filter.sort](direction)}
@@ -165,7 +200,7 @@ export class TasksRepository {
       return { tasks: rows.map(fromRow), total: rows.length ? Number(rows[0].total_count) : 0 };
     }
     // Paged past the end: the window count saw no row, so count separately.
-    const [{ count }] = await this.manager.query<{ count: number }[]>(
+    const [{ count }] = await this.select<{ count: number }>(
       `SELECT count(*)::int AS count FROM task WHERE ${where.join(' AND ')}`,
       params.slice(0, -2),
     );
@@ -295,7 +330,7 @@ export class TasksRepository {
   }
 
   async statsOwned(ownerId: string): Promise<TaskStats> {
-    const [stats] = await this.manager.query<TaskStats[]>(
+    const [stats] = await this.select<TaskStats>(
       `SELECT count(*)::int AS total,
               count(*) FILTER (WHERE completed)::int AS completed,
               count(*) FILTER (WHERE NOT completed)::int AS pending,
