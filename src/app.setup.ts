@@ -1,5 +1,7 @@
 import { INestApplication } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
+import cors from 'cors';
+import { NextFunction, Request, Response } from 'express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { configureBodyParsing } from './common/body-parsing';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
@@ -39,7 +41,7 @@ export function configureApp(app: NestExpressApplication): INestApplication {
 
   app.use(requestContext(config.log));
   configureBodyParsing(app, config.http.bodyLimit);
-  app.enableCors({
+  const corsHeaders = cors({
     // An allow-list, never a reflection of whatever Origin arrives.
     origin: config.http.corsOrigins,
     credentials: true,
@@ -47,6 +49,14 @@ export function configureApp(app: NestExpressApplication): INestApplication {
     allowedHeaders: ALLOWED_REQUEST_HEADERS,
     exposedHeaders: EXPOSED_RESPONSE_HEADERS,
     maxAge: 600,
+  });
+  app.use(function corsForBrowsers(request: Request, response: Response, next: NextFunction) {
+    // Without an Origin there is no browser to answer; caches still learn that it matters.
+    if (request.headers.origin === undefined) {
+      response.setHeader('Vary', 'Origin');
+      return next();
+    }
+    corsHeaders(request, response, next);
   });
   app.useGlobalPipes(new AppValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter());

@@ -66,7 +66,10 @@ async function main(): Promise<void> {
 async function serve(config: AppConfig, local?: LocalDefaults): Promise<void> {
   const logger = createLogger(config);
   Logger.overrideLogger(logger);
-  const app = await NestFactory.create<NestExpressApplication>(AppModule, { logger });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule, {
+    logger,
+    bodyParser: false, // configureApp() installs the JSON-only parser
+  });
   configureApp(app);
   await app.listen(config.http.port, config.http.host);
   onShutdown(config.shutdownTimeoutMs, async () => {

@@ -1,5 +1,6 @@
 import { PayloadTooLargeException, UnsupportedMediaTypeException } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
+import { json } from 'body-parser';
 import { NextFunction, Request, Response } from 'express';
 import { RequestValidationException } from './validation-error';
 
@@ -15,25 +16,20 @@ function hasBody(request: Request): boolean {
 /**
  * JSON bodies only. Like FastAPI, a body without a Content-Type is read as JSON (fetch() calls
  * that forgot the header keep working); any other declared type is 415. Parser failures become
- * the contract's errors: malformed JSON is 422, an oversized body 413.
+ * the contract's errors: malformed JSON is 422, an oversized body 413. Requests without a body
+ * (most GETs) skip all of it. The app must be created with `bodyParser: false`.
  */
 export function configureBodyParsing(app: NestExpressApplication, limit: string): void {
-  app.use((request: Request, _response: Response, next: NextFunction) => {
+  const parseJson = json({ limit, type: () => true });
+  app.use(function jsonBody(request: Request, response: Response, next: NextFunction) {
+    if (!hasBody(request)) return next();
     const type = request.headers['content-type'];
-    if (type && hasBody(request) && !JSON_TYPE.test(type)) {
+    if (type !== undefined && !JSON_TYPE.test(type)) {
       return next(new UnsupportedMediaTypeException('Content-Type must be application/json'));
     }
-    next();
-  });
-  app.useBodyParser('json', {
-    limit,
-    type: (request: Request) => {
-      const type = request.headers['content-type'];
-      return type === undefined || JSON_TYPE.test(type);
-    },
-  });
-  app.use((error: unknown, _request: Request, _response: Response, next: NextFunction) => {
-    next(translateParserError(error, limit));
+    parseJson(request, response, (error?: unknown) =>
+      next(error ? translateParserError(error, limit) : undefined),
+    );
   });
 }
 

@@ -9,12 +9,19 @@ const REQUEST_ID = /^[\w\-.:]{1,128}$/;
  * it, and logs one line when the response is done: method, route pattern, status, duration, id.
  * The route pattern, not the URL, so ids and query strings stay out; headers are never logged.
  */
-export function requestContext({ json }: { json: boolean }, logger = new Logger('HTTP')) {
+export function requestContext(
+  { json, level }: { json: boolean; level: string },
+  logger = new Logger('HTTP'),
+) {
+  // Request lines are info-level: below that (warn, error) only the id is handled, and 5xx are
+  // still logged by the exception filter.
+  const logLines = !['warn', 'error', 'fatal'].includes(level);
   return (request: Request, response: Response, next: NextFunction): void => {
-    const started = process.hrtime.bigint();
     const incoming = request.headers['x-request-id'];
     const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     response.setHeader('X-Request-Id', id);
+    if (!logLines) return next();
+    const started = process.hrtime.bigint();
 
     response.once('finish', () => {
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;

@@ -15,7 +15,10 @@ export async function createTestApp(
   for (const [key, value] of Object.entries(env)) if (value === undefined) delete process.env[key];
   try {
     const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
-    const app = moduleRef.createNestApplication<NestExpressApplication>({ logger: ['error'] });
+    const app = moduleRef.createNestApplication<NestExpressApplication>({
+      logger: ['error'],
+      bodyParser: false, // as in main.ts: configureApp() installs the parser
+    });
     configureApp(app);
     await app.listen(0, '127.0.0.1');
     return app;
