@@ -8,7 +8,7 @@ import { AppModule } from './app.module';
 import { configureApp } from './app.setup';
 import { createLogger } from './common/logging';
 import { AppConfig } from './config/app-config';
-import { InvalidEnvironmentError } from './config/env.validation';
+import { InvalidEnvironmentError, LOG_LEVELS } from './config/env.validation';
 import { applyLocalDefaults, LocalDefaults } from './config/local-defaults';
 import { buildDataSourceOptions } from './database/data-source.options';
 
@@ -19,11 +19,14 @@ import { buildDataSourceOptions } from './database/data-source.options';
 async function main(): Promise<void> {
   if (existsSync('.env')) process.loadEnvFile('.env');
   // Until the config is validated, log from the raw environment (so a config error in production
-  // is already a JSON line, and embedded PostgreSQL chatter only shows with LOG_LEVEL=debug).
+  // is already a JSON line, LOG_LEVEL=warn is quiet, and embedded PostgreSQL's chatter only shows
+  // with LOG_LEVEL=debug).
   Logger.overrideLogger(
     createLogger({
       log: {
-        level: /^(debug|verbose)$/.test(process.env.LOG_LEVEL ?? '') ? 'debug' : 'info',
+        level: (LOG_LEVELS as readonly string[]).includes(process.env.LOG_LEVEL ?? '')
+          ? (process.env.LOG_LEVEL as (typeof LOG_LEVELS)[number])
+          : 'info',
         json:
           process.env.LOG_FORMAT === 'json' ||
           (process.env.NODE_ENV === 'production' && process.env.LOG_FORMAT !== 'pretty'),
