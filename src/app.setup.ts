@@ -2,7 +2,7 @@ import { INestApplication } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import cors from 'cors';
 import { NextFunction, Request, Response } from 'express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { configureBodyParsing } from './common/body-parsing';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { AppValidationPipe } from './common/app-validation.pipe';
@@ -78,9 +78,34 @@ function setupSwagger(app: INestApplication): void {
       .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
       .build(),
   );
-  SwaggerModule.setup('docs', app, document, {
+  SwaggerModule.setup('docs', app, declarePathParameters(document), {
     jsonDocumentUrl: 'openapi.json',
     yamlDocumentUrl: 'openapi.yaml',
     swaggerOptions: { persistAuthorization: true },
   });
+}
+
+/**
+ * One controller serves `/api/tasks` and `/api/{user_id}/tasks`, and Nest documents the params
+ * of its handlers once for both: declare every templated segment a path lacks (`user_id`).
+ */
+function declarePathParameters(document: OpenAPIObject): OpenAPIObject {
+  for (const [path, item] of Object.entries(document.paths)) {
+    const names = [...path.matchAll(/\{(\w+)\}/g)].map((match) => match[1]);
+    for (const operation of Object.values(item) as { parameters?: unknown[] }[]) {
+      if (!operation || typeof operation !== 'object') continue;
+      const parameters = (operation.parameters ??= []) as { name: string; in: string }[];
+      for (const name of names) {
+        if (parameters.some((p) => p.in === 'path' && p.name === name)) continue;
+        parameters.unshift({
+          name,
+          in: 'path',
+          required: true,
+          description: "Must be the caller's user id (the token's `sub`), else 403",
+          schema: { type: 'string' },
+        } as { name: string; in: string });
+      }
+    }
+  }
+  return document;
 }

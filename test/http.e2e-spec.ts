@@ -163,6 +163,15 @@ describe('HTTP surface', () => {
       for (const path of ['/api/tasks', '/api/tasks/{id}', '/api/{user_id}/tasks/{id}/complete']) {
         expect(doc.paths).toHaveProperty([path]);
       }
+      for (const [path, item] of Object.entries(doc.paths as Record<string, object>)) {
+        const templated = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
+        for (const operation of Object.values(item) as {
+          parameters: { in: string; name: string }[];
+        }[]) {
+          const declared = operation.parameters.filter((p) => p.in === 'path').map((p) => p.name);
+          expect([path, declared.sort()]).toEqual([path, [...templated].sort()]);
+        }
+      }
       const create = doc.paths['/api/tasks'].post;
       expect(Object.keys(create.responses)).toEqual(
         expect.arrayContaining(['201', '401', '403', '422']),

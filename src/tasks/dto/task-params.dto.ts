@@ -2,7 +2,7 @@ import { ApiProperty } from '@nestjs/swagger';
 import { IntegerFromString } from './validation.decorators';
 
 export class TaskParams {
-  @ApiProperty({ type: Number, description: 'Task id' })
+  @ApiProperty({ type: 'integer', description: 'Task id' })
   @IntegerFromString()
   id: number;
 
