@@ -1,23 +1,15 @@
-import { NestExpressApplication } from '@nestjs/platform-express';
 import { decodeJwt } from 'jose';
 import request from 'supertest';
-import { createTestApp } from './support/app';
+import { createTestApp, useTestApp } from './support/app';
 import { betterAuthSigned, betterAuthUser, hs256Token, newUser } from './support/tokens';
 
 const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 describe('Authentication (real Better Auth tokens)', () => {
-  let app: NestExpressApplication;
-  let http: ReturnType<typeof request>;
-
-  beforeAll(async () => {
-    app = await createTestApp();
-    http = request(app.getHttpServer());
-  });
-  afterAll(() => app.close());
+  const suite = useTestApp();
 
   const expect401 = async (authorization: string | undefined) => {
-    const req = http.get('/api/tasks');
+    const req = suite.http.get('/api/tasks');
     if (authorization !== undefined) void req.set('Authorization', authorization);
     const res = await req.expect(401);
     expect(res.headers['www-authenticate']).toBe('Bearer');
@@ -31,25 +23,25 @@ describe('Authentication (real Better Auth tokens)', () => {
     expect(header.alg).toBe('EdDSA');
     expect(decodeJwt(user.token).iss).toBe(process.env.BETTER_AUTH_URL);
 
-    const created = await http
+    const created = await suite.http
       .post('/api/tasks')
       .set(user.auth)
       .send({ title: 'From Better Auth' })
       .expect(201);
     expect(created.body.user_id).toBe(user.id);
-    await http.get(`/api/${user.id}/tasks`).set(user.auth).expect(200);
+    await suite.http.get(`/api/${user.id}/tasks`).set(user.auth).expect(200);
   });
 
   it('should accept an HS256 token signed with BETTER_AUTH_SECRET', async () => {
     const user = await newUser();
-    const res = await http.get('/api/tasks').set(user.auth).expect(200);
+    const res = await suite.http.get('/api/tasks').set(user.auth).expect(200);
     expect(res.body).toEqual([]);
   });
 
   it('should accept the scheme word in any case', async () => {
     const user = await newUser();
-    await http.get('/api/tasks').set('Authorization', `bearer ${user.token}`).expect(200);
-    await http.get('/api/tasks').set('Authorization', `BEARER ${user.token}`).expect(200);
+    await suite.http.get('/api/tasks').set('Authorization', `bearer ${user.token}`).expect(200);
+    await suite.http.get('/api/tasks').set('Authorization', `BEARER ${user.token}`).expect(200);
   });
 
   it('should refuse a missing or malformed Authorization header', async () => {
@@ -62,7 +54,7 @@ describe('Authentication (real Better Auth tokens)', () => {
 
   it('should never read a token from the query string', async () => {
     const user = await newUser();
-    await http.get(`/api/tasks?token=${user.token}&access_token=${user.token}`).expect(401);
+    await suite.http.get(`/api/tasks?token=${user.token}&access_token=${user.token}`).expect(401);
   });
 
   it('should refuse an expired Better Auth token', async () => {

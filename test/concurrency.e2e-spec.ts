@@ -1,28 +1,20 @@
-import { NestExpressApplication } from '@nestjs/platform-express';
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
-import { createTestApp } from './support/app';
+import { createTestApp, useTestApp } from './support/app';
 import { newUser, TestUser } from './support/tokens';
 
 type Task = { id: number; title: string; [key: string]: unknown };
 
 describe('ETags and idempotency keys', () => {
-  let app: NestExpressApplication;
-  let http: ReturnType<typeof request>;
+  const suite = useTestApp();
   let user: TestUser;
-
-  beforeAll(async () => {
-    app = await createTestApp();
-    http = request(app.getHttpServer());
-  });
-  afterAll(() => app.close());
   beforeEach(async () => {
     user = await newUser();
   });
 
   const create = (body: object, key?: string) => {
-    const req = http.post('/api/tasks').set(user.auth);
+    const req = suite.http.post('/api/tasks').set(user.auth);
     if (key) void req.set('Idempotency-Key', key);
     return req.send(body);
   };
@@ -32,15 +24,15 @@ describe('ETags and idempotency keys', () => {
       const created = await create({ title: 'v1' }).expect(201);
       const etag = created.headers.etag;
       expect(etag).toMatch(/^"[^"]+"$/);
-      const read = await http.get(`/api/tasks/${created.body.id}`).set(user.auth).expect(200);
+      const read = await suite.http.get(`/api/tasks/${created.body.id}`).set(user.auth).expect(200);
       expect(read.headers.etag).toBe(etag);
-      const patched = await http
+      const patched = await suite.http
         .patch(`/api/tasks/${created.body.id}`)
         .set(user.auth)
         .send({ title: 'v2' })
         .expect(200);
       expect(patched.headers.etag).not.toBe(etag);
-      const completed = await http
+      const completed = await suite.http
         .patch(`/api/tasks/${created.body.id}/complete`)
         .set(user.auth)
         .expect(200);
@@ -50,20 +42,20 @@ describe('ETags and idempotency keys', () => {
     it('should answer 304 to If-None-Match while unchanged, 200 after a change', async () => {
       const created = await create({ title: 'cached' }).expect(201);
       const url = `/api/tasks/${created.body.id}`;
-      const notModified = await http
+      const notModified = await suite.http
         .get(url)
         .set(user.auth)
         .set('If-None-Match', created.headers.etag)
         .expect(304);
       expect(notModified.text).toBe('');
       expect(notModified.headers.etag).toBe(created.headers.etag);
-      await http
+      await suite.http
         .get(url)
         .set(user.auth)
         .set('If-None-Match', `W/${created.headers.etag}`)
         .expect(304);
-      await http.patch(url).set(user.auth).send({ title: 'changed' }).expect(200);
-      const fresh = await http
+      await suite.http.patch(url).set(user.auth).send({ title: 'changed' }).expect(200);
+      const fresh = await suite.http
         .get(url)
         .set(user.auth)
         .set('If-None-Match', created.headers.etag)
@@ -75,37 +67,37 @@ describe('ETags and idempotency keys', () => {
       const created = await create({ title: 'original' }).expect(201);
       const url = `/api/tasks/${created.body.id}`;
       const stale = created.headers.etag;
-      await http.patch(url).set(user.auth).send({ description: 'first writer' }).expect(200);
-      const before = (await http.get(url).set(user.auth).expect(200)).body as Task;
+      await suite.http.patch(url).set(user.auth).send({ description: 'first writer' }).expect(200);
+      const before = (await suite.http.get(url).set(user.auth).expect(200)).body as Task;
 
       for (const call of [
-        () => http.put(url).send({ title: 'lost update' }),
-        () => http.patch(url).send({ title: 'lost update' }),
-        () => http.patch(`${url}/complete`),
-        () => http.delete(url),
+        () => suite.http.put(url).send({ title: 'lost update' }),
+        () => suite.http.patch(url).send({ title: 'lost update' }),
+        () => suite.http.patch(`${url}/complete`),
+        () => suite.http.delete(url),
       ]) {
         const res = await call().set(user.auth).set('If-Match', stale).expect(412);
         expect(res.body).toEqual({ detail: expect.any(String) });
       }
-      await http
+      await suite.http
         .patch(url)
         .set(user.auth)
         .set('If-Match', `W/${before.id}`)
         .send({ title: 'x' })
         .expect(412);
-      expect((await http.get(url).set(user.auth).expect(200)).body).toEqual(before);
+      expect((await suite.http.get(url).set(user.auth).expect(200)).body).toEqual(before);
     });
 
     it('should apply a write whose If-Match is current', async () => {
       const created = await create({ title: 'a' }).expect(201);
       const url = `/api/tasks/${created.body.id}`;
-      const updated = await http
+      const updated = await suite.http
         .patch(url)
         .set(user.auth)
         .set('If-Match', created.headers.etag)
         .send({ title: 'b' })
         .expect(200);
-      await http.delete(url).set(user.auth).set('If-Match', updated.headers.etag).expect(204);
+      await suite.http.delete(url).set(user.auth).set('If-Match', updated.headers.etag).expect(204);
     });
 
     it('should let exactly one of two writers with the same If-Match win', async () => {
@@ -113,7 +105,11 @@ describe('ETags and idempotency keys', () => {
       const url = `/api/tasks/${created.body.id}`;
       const results = await Promise.all(
         ['one', 'two'].map((title) =>
-          http.patch(url).set(user.auth).set('If-Match', created.headers.etag).send({ title }),
+          suite.http
+            .patch(url)
+            .set(user.auth)
+            .set('If-Match', created.headers.etag)
+            .send({ title }),
         ),
       );
       expect(results.map((r) => r.status).sort()).toEqual([200, 412]);
@@ -129,7 +125,7 @@ describe('ETags and idempotency keys', () => {
       expect(retry.headers['idempotent-replayed']).toBe('true');
       expect(retry.body).toEqual(first.body);
       expect(retry.headers.etag).toBe(first.headers.etag);
-      const list = await http.get('/api/tasks').set(user.auth).expect(200);
+      const list = await suite.http.get('/api/tasks').set(user.auth).expect(200);
       expect(list.body).toHaveLength(1);
     });
 
@@ -138,14 +134,14 @@ describe('ETags and idempotency keys', () => {
       await create({ title: 'original' }, key).expect(201);
       const res = await create({ title: 'different' }, key).expect(422);
       expect(res.body.detail[0].loc).toEqual(['header', 'Idempotency-Key']);
-      expect((await http.get('/api/tasks').set(user.auth)).body).toHaveLength(1);
+      expect((await suite.http.get('/api/tasks').set(user.auth)).body).toHaveLength(1);
     });
 
     it('should keep keys per user', async () => {
       const key = randomUUID();
       const other = await newUser();
       await create({ title: 'mine' }, key).expect(201);
-      const theirs = await http
+      const theirs = await suite.http
         .post('/api/tasks')
         .set(other.auth)
         .set('Idempotency-Key', key)
@@ -163,7 +159,7 @@ describe('ETags and idempotency keys', () => {
       expect(responses.map((r) => r.status)).toEqual(Array(10).fill(201));
       expect(new Set(responses.map((r) => (r.body as Task).id)).size).toBe(1);
       expect(responses.filter((r) => r.headers['idempotent-replayed'] === 'true')).toHaveLength(9);
-      expect((await http.get('/api/tasks').set(user.auth)).body).toHaveLength(1);
+      expect((await suite.http.get('/api/tasks').set(user.auth)).body).toHaveLength(1);
     });
 
     it('should be shared by several API processes (same database)', async () => {
@@ -180,7 +176,7 @@ describe('ETags and idempotency keys', () => {
         ]);
         expect([a.status, b.status]).toEqual([201, 201]);
         expect(a.body.id).toBe(b.body.id);
-        expect((await http.get('/api/tasks').set(user.auth)).body).toHaveLength(1);
+        expect((await suite.http.get('/api/tasks').set(user.auth)).body).toHaveLength(1);
       } finally {
         await second.close();
       }
@@ -190,7 +186,7 @@ describe('ETags and idempotency keys', () => {
       const task = (await create({ title: 'bulk' }).expect(201)).body as Task;
       const key = randomUUID();
       const send = () =>
-        http
+        suite.http
           .post('/api/tasks/bulk')
           .set(user.auth)
           .set('Idempotency-Key', key)
@@ -204,7 +200,7 @@ describe('ETags and idempotency keys', () => {
     it('should keep a key for 24 hours and free it after', async () => {
       const key = randomUUID();
       const first = await create({ title: 'day one' }, key).expect(201);
-      const db = app.get(DataSource);
+      const db = suite.app.get(DataSource);
       const age = (interval: string) =>
         db.query(
           `UPDATE idempotency_key SET created_at = now() - $3::interval WHERE user_id = $1 AND key = $2`,

@@ -1,25 +1,16 @@
-import { NestExpressApplication } from '@nestjs/platform-express';
-import request from 'supertest';
-import { createTestApp } from './support/app';
+import { useTestApp } from './support/app';
 import { newUser, TestUser } from './support/tokens';
 
 describe('HTTP surface', () => {
-  let app: NestExpressApplication;
-  let http: ReturnType<typeof request>;
+  const suite = useTestApp({ BODY_LIMIT: '2kb' });
   let user: TestUser;
-
-  beforeAll(async () => {
-    app = await createTestApp({ BODY_LIMIT: '2kb' });
-    http = request(app.getHttpServer());
-  });
-  afterAll(() => app.close());
   beforeEach(async () => {
     user = await newUser();
   });
 
   describe('CORS', () => {
     it('should allow a listed origin with credentials and the contract headers', async () => {
-      const res = await http
+      const res = await suite.http
         .options('/api/tasks')
         .set('Origin', 'http://localhost:3000')
         .set('Access-Control-Request-Method', 'POST')
@@ -37,7 +28,7 @@ describe('HTTP surface', () => {
     });
 
     it('should expose the paging and concurrency headers on real responses', async () => {
-      const res = await http
+      const res = await suite.http
         .get('/api/tasks')
         .set(user.auth)
         .set('Origin', 'https://app.example.com')
@@ -49,31 +40,34 @@ describe('HTTP surface', () => {
     });
 
     it('should never reflect an origin that is not listed', async () => {
-      const preflight = await http
+      const preflight = await suite.http
         .options('/api/tasks')
         .set('Origin', 'https://evil.example')
         .set('Access-Control-Request-Method', 'DELETE');
       expect(preflight.headers['access-control-allow-origin']).toBeUndefined();
-      const res = await http.get('/api/tasks').set(user.auth).set('Origin', 'https://evil.example');
+      const res = await suite.http
+        .get('/api/tasks')
+        .set(user.auth)
+        .set('Origin', 'https://evil.example');
       expect(res.headers['access-control-allow-origin']).toBeUndefined();
     });
   });
 
   describe('bodies', () => {
     it('should answer 422 json_invalid to malformed JSON and create nothing', async () => {
-      const res = await http
+      const res = await suite.http
         .post('/api/tasks')
         .set(user.auth)
         .set('Content-Type', 'application/json')
         .send('{"title": "x",')
         .expect(422);
       expect(res.body.detail[0]).toMatchObject({ loc: ['body'], type: 'json_invalid' });
-      expect((await http.get('/api/tasks').set(user.auth)).body).toEqual([]);
+      expect((await suite.http.get('/api/tasks').set(user.auth)).body).toEqual([]);
     });
 
     it('should answer 422 when the body is not an object', async () => {
       for (const body of ['[]', '"title"', '42', 'null']) {
-        const res = await http
+        const res = await suite.http
           .post('/api/tasks')
           .set(user.auth)
           .set('Content-Type', 'application/json')
@@ -83,7 +77,7 @@ describe('HTTP surface', () => {
     });
 
     it('should answer 413 to a body over the limit', async () => {
-      const res = await http
+      const res = await suite.http
         .post('/api/tasks')
         .set(user.auth)
         .send({ title: 'big', description: 'x'.repeat(4096) })
@@ -92,19 +86,19 @@ describe('HTTP surface', () => {
     });
 
     it('should answer 415 to a declared non-JSON body, and read JSON sent without a Content-Type', async () => {
-      await http
+      await suite.http
         .post('/api/tasks')
         .set(user.auth)
         .set('Content-Type', 'text/plain')
         .send('title=x')
         .expect(415);
-      await http
+      await suite.http
         .post('/api/tasks')
         .set(user.auth)
         .set('Content-Type', 'application/x-www-form-urlencoded')
         .send('title=x')
         .expect(415);
-      const raw = await fetch(`${await app.getUrl()}/api/tasks`, {
+      const raw = await fetch(`${await suite.app.getUrl()}/api/tasks`, {
         method: 'POST',
         headers: { Authorization: user.auth.Authorization },
         body: JSON.stringify({ title: 'no content type' }),
@@ -116,16 +110,20 @@ describe('HTTP surface', () => {
 
   describe('errors', () => {
     it('should answer 404 with a detail to an unknown route', async () => {
-      const res = await http.get('/api/nothing-here').set(user.auth).expect(404);
+      const res = await suite.http.get('/api/nothing-here').set(user.auth).expect(404);
       expect(res.body).toEqual({ detail: expect.any(String) });
     });
 
     it('should never leak a stack trace or SQL in an error body', async () => {
       const responses = await Promise.all([
-        http.get('/api/tasks/abc').set(user.auth),
-        http.post('/api/tasks').set(user.auth).set('Content-Type', 'application/json').send('{'),
-        http.get('/api/tasks/%E0%A4%A').set(user.auth),
-        http.get('/api/tasks?limit=abc&offset=xyz').set(user.auth),
+        suite.http.get('/api/tasks/abc').set(user.auth),
+        suite.http
+          .post('/api/tasks')
+          .set(user.auth)
+          .set('Content-Type', 'application/json')
+          .send('{'),
+        suite.http.get('/api/tasks/%E0%A4%A').set(user.auth),
+        suite.http.get('/api/tasks?limit=abc&offset=xyz').set(user.auth),
       ]);
       for (const res of responses) {
         expect(res.status).toBeLessThan(500);
@@ -136,9 +134,9 @@ describe('HTTP surface', () => {
 
   describe('request ids', () => {
     it('should return the caller X-Request-Id or a generated one', async () => {
-      const echoed = await http.get('/health').set('X-Request-Id', 'req-123').expect(200);
+      const echoed = await suite.http.get('/health').set('X-Request-Id', 'req-123').expect(200);
       expect(echoed.headers['x-request-id']).toBe('req-123');
-      const generated = await http
+      const generated = await suite.http
         .get('/health')
         .set('X-Request-Id', 'bad id with spaces')
         .expect(200);
@@ -148,14 +146,14 @@ describe('HTTP surface', () => {
 
   describe('public routes', () => {
     it('should serve liveness and readiness without a token', async () => {
-      await http.get('/health').expect(200, { status: 'ok' });
-      await http.get('/health/ready').expect(200, { status: 'ok', database: 'up' });
+      await suite.http.get('/health').expect(200, { status: 'ok' });
+      await suite.http.get('/health/ready').expect(200, { status: 'ok', database: 'up' });
     });
 
     it('should serve Swagger UI at /docs and the document at /openapi.json', async () => {
-      const ui = await http.get('/docs').redirects(1).expect(200);
+      const ui = await suite.http.get('/docs').redirects(1).expect(200);
       expect(ui.text).toContain('swagger-ui');
-      const doc = (await http.get('/openapi.json').expect(200)).body;
+      const doc = (await suite.http.get('/openapi.json').expect(200)).body;
       expect(doc.components.securitySchemes.bearer).toMatchObject({
         type: 'http',
         scheme: 'bearer',

@@ -1,31 +1,22 @@
-import { NestExpressApplication } from '@nestjs/platform-express';
-import request from 'supertest';
-import { createTestApp } from './support/app';
+import { useTestApp } from './support/app';
 import { betterAuthUser, newUser, TestUser } from './support/tokens';
 
 describe('User isolation', () => {
-  let app: NestExpressApplication;
-  let http: ReturnType<typeof request>;
-
-  beforeAll(async () => {
-    app = await createTestApp();
-    http = request(app.getHttpServer());
-  });
-  afterAll(() => app.close());
+  const suite = useTestApp();
 
   const verbs = (base: string, id: number) => [
-    { name: 'GET', call: () => http.get(`${base}/${id}`) },
+    { name: 'GET', call: () => suite.http.get(`${base}/${id}`) },
     {
       name: 'PUT',
-      call: () => http.put(`${base}/${id}`).send({ title: 'hijacked', completed: true }),
+      call: () => suite.http.put(`${base}/${id}`).send({ title: 'hijacked', completed: true }),
     },
-    { name: 'PATCH', call: () => http.patch(`${base}/${id}`).send({ title: 'hijacked' }) },
-    { name: 'PATCH complete', call: () => http.patch(`${base}/${id}/complete`) },
+    { name: 'PATCH', call: () => suite.http.patch(`${base}/${id}`).send({ title: 'hijacked' }) },
+    { name: 'PATCH complete', call: () => suite.http.patch(`${base}/${id}/complete`) },
     {
       name: 'PATCH complete with body',
-      call: () => http.patch(`${base}/${id}/complete`).send({ completed: true }),
+      call: () => suite.http.patch(`${base}/${id}/complete`).send({ completed: true }),
     },
-    { name: 'DELETE', call: () => http.delete(`${base}/${id}`) },
+    { name: 'DELETE', call: () => suite.http.delete(`${base}/${id}`) },
   ];
 
   it.each([
@@ -37,7 +28,7 @@ describe('User isolation', () => {
       const alice: TestUser = await makeUser();
       const bob: TestUser = await makeUser();
       const task = (
-        await http
+        await suite.http
           .post('/api/tasks')
           .set(alice.auth)
           .send({ title: "Alice's", description: 'private' })
@@ -52,17 +43,17 @@ describe('User isolation', () => {
         }
       }
 
-      await http.get(`/api/tasks/${task.id}`).set(alice.auth).expect(200, task);
-      const bobsList = await http.get('/api/tasks').set(bob.auth).expect(200);
+      await suite.http.get(`/api/tasks/${task.id}`).set(alice.auth).expect(200, task);
+      const bobsList = await suite.http.get('/api/tasks').set(bob.auth).expect(200);
       expect(bobsList.body).toEqual([]);
       expect(bobsList.headers['x-total-count']).toBe('0');
-      const alicesList = await http.get('/api/tasks').set(alice.auth).expect(200);
+      const alicesList = await suite.http.get('/api/tasks').set(alice.auth).expect(200);
       expect(alicesList.body).toEqual([task]);
     },
   );
 
   it('should answer 404, not 403, for an unknown task id so existence never leaks', async () => {
     const bob = await newUser();
-    await http.get('/api/tasks/1').set(bob.auth).expect(404);
+    await suite.http.get('/api/tasks/1').set(bob.auth).expect(404);
   });
 });

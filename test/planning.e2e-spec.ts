@@ -1,28 +1,19 @@
-import { NestExpressApplication } from '@nestjs/platform-express';
-import request from 'supertest';
-import { createTestApp } from './support/app';
+import { useTestApp } from './support/app';
 import { newUser, TestUser } from './support/tokens';
 
 type Task = Record<string, unknown> & { id: number; title: string };
 
 describe('Planning fields, filters, search and sort', () => {
-  let app: NestExpressApplication;
-  let http: ReturnType<typeof request>;
+  const suite = useTestApp();
   let user: TestUser;
-
-  beforeAll(async () => {
-    app = await createTestApp();
-    http = request(app.getHttpServer());
-  });
-  afterAll(() => app.close());
   beforeEach(async () => {
     user = await newUser();
   });
 
   const create = async (body: object): Promise<Task> =>
-    (await http.post('/api/tasks').set(user.auth).send(body).expect(201)).body as Task;
+    (await suite.http.post('/api/tasks').set(user.auth).send(body).expect(201)).body as Task;
   const titles = async (query: string) =>
-    ((await http.get(`/api/tasks?${query}`).set(user.auth).expect(200)).body as Task[]).map(
+    ((await suite.http.get(`/api/tasks?${query}`).set(user.auth).expect(200)).body as Task[]).map(
       (t) => t.title,
     );
 
@@ -65,7 +56,7 @@ describe('Planning fields, filters, search and sort', () => {
         [{ title: 'x', recurrence: 'daily' }, 'recurrence'],
       ];
       for (const [body, field] of cases) {
-        const res = await http.post('/api/tasks').set(user.auth).send(body);
+        const res = await suite.http.post('/api/tasks').set(user.auth).send(body);
         expect([field, res.status]).toEqual([field, 422]);
         expect(res.body.detail[0].loc).toEqual(['body', field]);
       }
@@ -77,13 +68,13 @@ describe('Planning fields, filters, search and sort', () => {
       const task = await create({ title: 'many tags', tags });
       expect(task.tags).toHaveLength(20);
 
-      const done = await http
+      const done = await suite.http
         .patch(`/api/tasks/${task.id}`)
         .set(user.auth)
         .send({ completed: true })
         .expect(200);
       expect(Date.parse(done.body.completed_at)).toBeGreaterThan(Date.now() - 60_000);
-      const reopened = await http
+      const reopened = await suite.http
         .patch(`/api/tasks/${task.id}/complete`)
         .set(user.auth)
         .expect(200);
@@ -92,13 +83,13 @@ describe('Planning fields, filters, search and sort', () => {
 
     it('should keep recurrence needing a due_date on update', async () => {
       const task = await create({ title: 'r', due_date: '2026-12-01', recurrence: 'daily' });
-      const res = await http
+      const res = await suite.http
         .patch(`/api/tasks/${task.id}`)
         .set(user.auth)
         .send({ due_date: null })
         .expect(422);
       expect(res.body.detail[0].loc).toEqual(['body', 'recurrence']);
-      await http
+      await suite.http
         .patch(`/api/tasks/${task.id}`)
         .set(user.auth)
         .send({ due_date: null, recurrence: null })
@@ -203,11 +194,11 @@ describe('Planning fields, filters, search and sort', () => {
     });
 
     it('should list what changed after updated_since', async () => {
-      const all = (await http.get('/api/tasks').set(user.auth)).body as Task[];
+      const all = (await suite.http.get('/api/tasks').set(user.auth)).body as Task[];
       const since = new Date().toISOString();
       await new Promise((resolve) => setTimeout(resolve, 5));
       const target = all.find((t) => t.title === 'B done') as Task;
-      await http
+      await suite.http
         .patch(`/api/tasks/${target.id}`)
         .set(user.auth)
         .send({ priority: 'high' })
@@ -226,7 +217,7 @@ describe('Planning fields, filters, search and sort', () => {
         ['updated_since=yesterday', 'updated_since'],
         ['overdue=maybe', 'overdue'],
       ]) {
-        const res = await http.get(`/api/tasks?${query}`).set(user.auth);
+        const res = await suite.http.get(`/api/tasks?${query}`).set(user.auth);
         expect([query, res.status]).toEqual([query, 422]);
         expect(res.body.detail[0].loc).toEqual(['query', param]);
       }

@@ -1,7 +1,6 @@
-import { NestExpressApplication } from '@nestjs/platform-express';
+import type { Response as TestResponse } from 'supertest';
 import fc from 'fast-check';
-import request from 'supertest';
-import { createTestApp } from './support/app';
+import { useTestApp } from './support/app';
 import { newUser, TestUser } from './support/tokens';
 
 /**
@@ -490,7 +489,7 @@ function expectTimestampsKept(sent: Record<string, unknown>, task: Json): void {
   }
 }
 
-function expectErrorBody(res: request.Response): void {
+function expectErrorBody(res: TestResponse): void {
   expect(res.body).toHaveProperty('detail');
 }
 
@@ -504,21 +503,14 @@ function expectNoPollution(): void {
 // ---------------------------------------------------------------------------------------------
 
 describe('Properties (fast-check)', () => {
-  let app: NestExpressApplication;
-  let http: ReturnType<typeof request>;
-
-  beforeAll(async () => {
-    app = await createTestApp();
-    http = request(app.getHttpServer());
-  });
-  afterAll(() => app.close());
+  const suite = useTestApp();
 
   const tasksUrl = (user: TestUser, family: Family) =>
     family === 'token' ? '/api/tasks' : `/api/${encodeURIComponent(user.id)}/tasks`;
 
   /** Sends `body` as JSON text exactly as generated (top-level scalars included). */
   const send = (method: Method, url: string, user: TestUser, body?: unknown) => {
-    const req = http[method](url).set(user.auth);
+    const req = suite.http[method](url).set(user.auth);
     return body === undefined
       ? req
       : req.set('Content-Type', 'application/json').send(JSON.stringify(body));

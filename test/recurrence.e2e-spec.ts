@@ -1,28 +1,19 @@
-import { NestExpressApplication } from '@nestjs/platform-express';
-import request from 'supertest';
-import { createTestApp } from './support/app';
+import { useTestApp } from './support/app';
 import { newUser, TestUser } from './support/tokens';
 
 type Task = { id: number; [key: string]: unknown };
 
 describe('Recurring tasks', () => {
-  let app: NestExpressApplication;
-  let http: ReturnType<typeof request>;
+  const suite = useTestApp();
   let user: TestUser;
-
-  beforeAll(async () => {
-    app = await createTestApp();
-    http = request(app.getHttpServer());
-  });
-  afterAll(() => app.close());
   beforeEach(async () => {
     user = await newUser();
   });
 
   const create = async (body: object): Promise<Task> =>
-    (await http.post('/api/tasks').set(user.auth).send(body).expect(201)).body as Task;
+    (await suite.http.post('/api/tasks').set(user.auth).send(body).expect(201)).body as Task;
   const list = async (): Promise<Task[]> =>
-    (await http.get('/api/tasks?sort=due_date&order=asc').set(user.auth).expect(200))
+    (await suite.http.get('/api/tasks?sort=due_date&order=asc').set(user.auth).expect(200))
       .body as Task[];
 
   it.each([
@@ -42,13 +33,13 @@ describe('Recurring tasks', () => {
       remind_at: due,
     });
     const completed = (
-      await http.patch(`/api/tasks/${task.id}/complete`).set(user.auth).expect(200)
+      await suite.http.patch(`/api/tasks/${task.id}/complete`).set(user.auth).expect(200)
     ).body as Task;
     expect(completed.completed).toBe(true);
     expect(completed.next_task_id).toEqual(expect.any(Number));
 
     const occurrence = (
-      await http
+      await suite.http
         .get(`/api/tasks/${completed.next_task_id as number}`)
         .set(user.auth)
         .expect(200)
@@ -74,24 +65,32 @@ describe('Recurring tasks', () => {
       due_date: '2026-12-01',
     });
     const first = (
-      await http.patch(`/api/tasks/${task.id}`).set(user.auth).send({ completed: true }).expect(200)
+      await suite.http
+        .patch(`/api/tasks/${task.id}`)
+        .set(user.auth)
+        .send({ completed: true })
+        .expect(200)
     ).body as Task;
-    await http.put(`/api/tasks/${task.id}`).set(user.auth).send({ completed: true }).expect(200);
-    await http
+    await suite.http
+      .put(`/api/tasks/${task.id}`)
+      .set(user.auth)
+      .send({ completed: true })
+      .expect(200);
+    await suite.http
       .patch(`/api/tasks/${task.id}/complete`)
       .set(user.auth)
       .send({ completed: true })
       .expect(200);
-    await http.patch(`/api/tasks/${task.id}/complete`).set(user.auth).expect(200); // reopens
+    await suite.http.patch(`/api/tasks/${task.id}/complete`).set(user.auth).expect(200); // reopens
     const again = (
-      await http.patch(`/api/${user.id}/tasks/${task.id}/complete`).set(user.auth).expect(200)
+      await suite.http.patch(`/api/${user.id}/tasks/${task.id}/complete`).set(user.auth).expect(200)
     ).body as Task;
-    await http
+    await suite.http
       .post('/api/tasks/bulk')
       .set(user.auth)
       .send({ action: 'reopen', ids: [task.id] })
       .expect(200);
-    await http
+    await suite.http
       .post('/api/tasks/bulk')
       .set(user.auth)
       .send({ action: 'complete', ids: [task.id] })
@@ -107,7 +106,7 @@ describe('Recurring tasks', () => {
     const task = await create({ title: 'Race', recurrence: 'daily', due_date: '2026-12-01' });
     const responses = await Promise.all(
       Array.from({ length: 8 }, () =>
-        http.patch(`/api/tasks/${task.id}/complete`).set(user.auth).send({ completed: true }),
+        suite.http.patch(`/api/tasks/${task.id}/complete`).set(user.auth).send({ completed: true }),
       ),
     );
     expect(responses.map((r) => r.status)).toEqual(Array(8).fill(200));
@@ -119,7 +118,7 @@ describe('Recurring tasks', () => {
   it('should complete recurring tasks in bulk with one occurrence each', async () => {
     const a = await create({ title: 'a', recurrence: 'daily', due_date: '2026-12-01' });
     const b = await create({ title: 'b', recurrence: 'monthly', due_date: '2026-12-31' });
-    const res = await http
+    const res = await suite.http
       .post('/api/tasks/bulk')
       .set(user.auth)
       .send({ action: 'complete', ids: [a.id, b.id, a.id] })
@@ -136,11 +135,12 @@ describe('Recurring tasks', () => {
       due_date: '2026-12-01T08:00:00Z',
       recurrence_until: '2026-12-02T08:00:00Z',
     });
-    const done = (await http.patch(`/api/tasks/${last.id}/complete`).set(user.auth).expect(200))
-      .body as Task;
+    const done = (
+      await suite.http.patch(`/api/tasks/${last.id}/complete`).set(user.auth).expect(200)
+    ).body as Task;
     expect(done.next_task_id).toEqual(expect.any(Number));
     const next = (
-      await http
+      await suite.http
         .patch(`/api/tasks/${done.next_task_id as number}/complete`)
         .set(user.auth)
         .expect(200)

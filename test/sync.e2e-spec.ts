@@ -1,8 +1,6 @@
-import { NestExpressApplication } from '@nestjs/platform-express';
-import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { TasksMaintenance } from '../src/tasks/tasks.maintenance';
-import { createTestApp } from './support/app';
+import { useTestApp } from './support/app';
 import { betterAuthUser, newUser, TestUser } from './support/tokens';
 
 type Task = { id: number; title: string; [key: string]: unknown };
@@ -13,24 +11,18 @@ interface Changes {
 }
 
 describe('Changes feed, bulk, clear-completed and stats', () => {
-  let app: NestExpressApplication;
-  let http: ReturnType<typeof request>;
+  const suite = useTestApp();
   let user: TestUser;
-
-  beforeAll(async () => {
-    app = await createTestApp();
-    http = request(app.getHttpServer());
-  });
-  afterAll(() => app.close());
   beforeEach(async () => {
     user = await newUser();
   });
 
   const create = async (body: object, who: TestUser = user): Promise<Task> =>
-    (await http.post('/api/tasks').set(who.auth).send(body).expect(201)).body as Task;
+    (await suite.http.post('/api/tasks').set(who.auth).send(body).expect(201)).body as Task;
   const changes = async (since?: string, base = '/api/tasks'): Promise<Changes> => {
     const query = since === undefined ? '' : `?since=${encodeURIComponent(since)}`;
-    return (await http.get(`${base}/changes${query}`).set(user.auth).expect(200)).body as Changes;
+    return (await suite.http.get(`${base}/changes${query}`).set(user.auth).expect(200))
+      .body as Changes;
   };
 
   describe('changes feed', () => {
@@ -45,9 +37,9 @@ describe('Changes feed, bulk, clear-completed and stats', () => {
       const quiet = await changes(first.cursor);
       expect(quiet).toEqual({ tasks: [], deleted_ids: [], cursor: expect.any(String) });
 
-      await http.patch(`/api/tasks/${a.id}`).set(user.auth).send({ title: 'a2' }).expect(200);
+      await suite.http.patch(`/api/tasks/${a.id}`).set(user.auth).send({ title: 'a2' }).expect(200);
       const c = await create({ title: 'c' });
-      await http.delete(`/api/tasks/${b.id}`).set(user.auth).expect(204);
+      await suite.http.delete(`/api/tasks/${b.id}`).set(user.auth).expect(204);
       const second = await changes(quiet.cursor);
       expect(second.tasks.map((t) => [t.id, t.title])).toEqual([
         [a.id, 'a2'],
@@ -63,8 +55,11 @@ describe('Changes feed, bulk, clear-completed and stats', () => {
       const a = await create({ title: 'a', completed: true });
       const b = await create({ title: 'b' });
       const { cursor } = await changes();
-      await http.delete('/api/tasks?status=completed').set(user.auth).expect(200, { deleted: 1 });
-      await http
+      await suite.http
+        .delete('/api/tasks?status=completed')
+        .set(user.auth)
+        .expect(200, { deleted: 1 });
+      await suite.http
         .post('/api/tasks/bulk')
         .set(user.auth)
         .send({ action: 'delete', ids: [b.id] })
@@ -76,7 +71,7 @@ describe('Changes feed, bulk, clear-completed and stats', () => {
       const { cursor } = await changes();
       const other = await newUser();
       const theirs = await create({ title: 'theirs' }, other);
-      await http.delete(`/api/tasks/${theirs.id}`).set(other.auth).expect(204);
+      await suite.http.delete(`/api/tasks/${theirs.id}`).set(other.auth).expect(204);
       expect(await changes(cursor)).toEqual({
         tasks: [],
         deleted_ids: [],
@@ -88,12 +83,12 @@ describe('Changes feed, bulk, clear-completed and stats', () => {
       const a = await create({ title: 'a' });
       const b = await create({ title: 'b' });
       const { cursor } = await changes();
-      await http
+      await suite.http
         .post('/api/tasks/bulk')
         .set(user.auth)
         .send({ action: 'delete', ids: [a.id, b.id] })
         .expect(200);
-      const db = app.get(DataSource);
+      const db = suite.app.get(DataSource);
       await db.query(
         `UPDATE task_tombstone SET deleted_at = now() - interval '30 days' WHERE task_id = $1`,
         [a.id],
@@ -102,13 +97,16 @@ describe('Changes feed, bulk, clear-completed and stats', () => {
         `UPDATE task_tombstone SET deleted_at = now() - interval '40 days' WHERE task_id = $1`,
         [b.id],
       );
-      await app.get(TasksMaintenance).purge();
+      await suite.app.get(TasksMaintenance).purge();
       expect((await changes(cursor)).deleted_ids).toEqual([a.id]);
     });
 
     it('should refuse a cursor it did not issue with 422', async () => {
       for (const since of ['garbage', Buffer.from('x:abc').toString('base64url'), '']) {
-        const res = await http.get(`/api/tasks/changes?since=${since}`).set(user.auth).expect(422);
+        const res = await suite.http
+          .get(`/api/tasks/changes?since=${since}`)
+          .set(user.auth)
+          .expect(422);
         expect(res.body.detail[0].loc).toEqual(['query', 'since']);
       }
     });
@@ -119,7 +117,7 @@ describe('Changes feed, bulk, clear-completed and stats', () => {
       const mine = await create({ title: 'mine' });
       const other = await newUser();
       const theirs = await create({ title: 'theirs' }, other);
-      const res = await http
+      const res = await suite.http
         .post('/api/tasks/bulk')
         .set(user.auth)
         .send({ action: 'complete', ids: [theirs.id, mine.id, 2147483647, 99999999999] })
@@ -129,41 +127,41 @@ describe('Changes feed, bulk, clear-completed and stats', () => {
         not_found: [theirs.id, 2147483647, 99999999999],
       });
 
-      const untouched = await http.get(`/api/tasks/${theirs.id}`).set(other.auth).expect(200);
+      const untouched = await suite.http.get(`/api/tasks/${theirs.id}`).set(other.auth).expect(200);
       expect(untouched.body).toEqual(theirs);
       for (const action of ['reopen', 'delete']) {
-        const r = await http
+        const r = await suite.http
           .post('/api/tasks/bulk')
           .set(user.auth)
           .send({ action, ids: [theirs.id] });
         expect(r.body).toEqual({ updated: [], not_found: [theirs.id] });
       }
-      await http.get(`/api/tasks/${theirs.id}`).set(other.auth).expect(200, theirs);
+      await suite.http.get(`/api/tasks/${theirs.id}`).set(other.auth).expect(200, theirs);
     });
 
     it('should complete, reopen and delete in one transaction each', async () => {
       const a = await create({ title: 'a' });
       const b = await create({ title: 'b', completed: true });
-      await http
+      await suite.http
         .post('/api/tasks/bulk')
         .set(user.auth)
         .send({ action: 'complete', ids: [a.id, b.id] })
         .expect(200);
-      let list = (await http.get('/api/tasks').set(user.auth)).body as Task[];
+      let list = (await suite.http.get('/api/tasks').set(user.auth)).body as Task[];
       expect(list.every((t) => t.completed === true)).toBe(true);
-      await http
+      await suite.http
         .post('/api/tasks/bulk')
         .set(user.auth)
         .send({ action: 'reopen', ids: [a.id, b.id] })
         .expect(200);
-      list = (await http.get('/api/tasks').set(user.auth)).body as Task[];
+      list = (await suite.http.get('/api/tasks').set(user.auth)).body as Task[];
       expect(list.every((t) => t.completed === false && t.completed_at === null)).toBe(true);
-      await http
+      await suite.http
         .post('/api/tasks/bulk')
         .set(user.auth)
         .send({ action: 'delete', ids: [a.id, b.id] })
         .expect(200);
-      expect((await http.get('/api/tasks').set(user.auth)).body).toEqual([]);
+      expect((await suite.http.get('/api/tasks').set(user.auth)).body).toEqual([]);
     });
 
     it('should validate the request', async () => {
@@ -177,7 +175,7 @@ describe('Changes feed, bulk, clear-completed and stats', () => {
         [{ action: 'delete', ids: ['1'] }, ['body', 'ids']],
         [{ action: 'delete', ids: [1.5] }, ['body', 'ids']],
       ] as const) {
-        const res = await http.post('/api/tasks/bulk').set(user.auth).send(body);
+        const res = await suite.http.post('/api/tasks/bulk').set(user.auth).send(body);
         expect([body, res.status]).toEqual([body, 422]);
         expect(res.body.detail[0].loc.slice(0, 2)).toEqual(loc);
       }
@@ -192,21 +190,21 @@ describe('Changes feed, bulk, clear-completed and stats', () => {
       const other = await newUser();
       const theirs = await create({ title: 'theirs done', completed: true }, other);
 
-      await http
+      await suite.http
         .delete(`/api/${user.id}/tasks?status=completed`)
         .set(user.auth)
         .expect(200, { deleted: 2 });
-      expect((await http.get('/api/tasks').set(user.auth)).body).toEqual([open]);
-      await http.get(`/api/tasks/${theirs.id}`).set(other.auth).expect(200);
+      expect((await suite.http.get('/api/tasks').set(user.auth)).body).toEqual([open]);
+      await suite.http.get(`/api/tasks/${theirs.id}`).set(other.auth).expect(200);
     });
 
     it('should refuse a collection DELETE without status=completed and delete nothing', async () => {
       await create({ title: 'keep', completed: true });
       for (const query of ['', '?status=all', '?status=pending']) {
-        const res = await http.delete(`/api/tasks${query}`).set(user.auth).expect(422);
+        const res = await suite.http.delete(`/api/tasks${query}`).set(user.auth).expect(422);
         expect(res.body.detail[0].loc).toEqual(['query', 'status']);
       }
-      expect((await http.get('/api/tasks').set(user.auth)).body).toHaveLength(1);
+      expect((await suite.http.get('/api/tasks').set(user.auth)).body).toHaveLength(1);
     });
   });
 
@@ -226,7 +224,7 @@ describe('Changes feed, bulk, clear-completed and stats', () => {
       const other = await newUser();
       await create({ title: 'not mine' }, other);
 
-      const stats = await http.get(`/api/${user.id}/tasks/stats`).set(user.auth).expect(200);
+      const stats = await suite.http.get(`/api/${user.id}/tasks/stats`).set(user.auth).expect(200);
       expect(stats.body).toEqual({ total: 4, completed: 1, pending: 3, overdue: 1, due_today: 1 });
     });
   });
@@ -236,24 +234,26 @@ describe('Changes feed, bulk, clear-completed and stats', () => {
     const bob = await betterAuthUser();
     const task = await create({ title: 'alice only' }, alice);
     for (const base of ['/api/tasks', `/api/${bob.id}/tasks`]) {
-      expect((await http.get(`${base}/changes`).set(bob.auth).expect(200)).body.tasks).toEqual([]);
-      expect((await http.get(`${base}/stats`).set(bob.auth).expect(200)).body.total).toBe(0);
-      await http.delete(`${base}?status=completed`).set(bob.auth).expect(200, { deleted: 0 });
+      expect(
+        (await suite.http.get(`${base}/changes`).set(bob.auth).expect(200)).body.tasks,
+      ).toEqual([]);
+      expect((await suite.http.get(`${base}/stats`).set(bob.auth).expect(200)).body.total).toBe(0);
+      await suite.http.delete(`${base}?status=completed`).set(bob.auth).expect(200, { deleted: 0 });
     }
     for (const path of ['changes', 'stats']) {
-      await http.get(`/api/${alice.id}/tasks/${path}`).set(bob.auth).expect(403);
+      await suite.http.get(`/api/${alice.id}/tasks/${path}`).set(bob.auth).expect(403);
     }
-    await http
+    await suite.http
       .post(`/api/${alice.id}/tasks/bulk`)
       .set(bob.auth)
       .send({ action: 'delete', ids: [task.id] })
       .expect(403);
-    await http.delete(`/api/${alice.id}/tasks?status=completed`).set(bob.auth).expect(403);
-    await http.get(`/api/tasks/${task.id}`).set(alice.auth).expect(200, task);
+    await suite.http.delete(`/api/${alice.id}/tasks?status=completed`).set(bob.auth).expect(403);
+    await suite.http.get(`/api/tasks/${task.id}`).set(alice.auth).expect(200, task);
   });
 
   it('should let browsers send and read the concurrency headers', async () => {
-    const preflight = await http
+    const preflight = await suite.http
       .options('/api/tasks/1')
       .set('Origin', 'http://localhost:3000')
       .set('Access-Control-Request-Method', 'PATCH')
@@ -262,7 +262,10 @@ describe('Changes feed, bulk, clear-completed and stats', () => {
     expect(preflight.headers['access-control-allow-headers'].toLowerCase()).toContain(
       'if-none-match',
     );
-    const res = await http.get('/api/tasks').set(user.auth).set('Origin', 'http://localhost:3000');
+    const res = await suite.http
+      .get('/api/tasks')
+      .set(user.auth)
+      .set('Origin', 'http://localhost:3000');
     const exposed = res.headers['access-control-expose-headers'].toLowerCase();
     expect(exposed).toContain('etag');
     expect(exposed).toContain('idempotent-replayed');

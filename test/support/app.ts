@@ -1,5 +1,6 @@
 import { Test } from '@nestjs/testing';
 import { NestExpressApplication } from '@nestjs/platform-express';
+import request from 'supertest';
 import { AppModule } from '../../src/app.module';
 import { configureApp } from '../../src/app.setup';
 
@@ -25,4 +26,21 @@ export async function createTestApp(
   } finally {
     process.env = saved;
   }
+}
+
+/**
+ * One app for a whole suite: booted before its first test, closed after its last. Read `app` and
+ * `http` inside tests (they are set once `beforeAll` has run).
+ */
+export function useTestApp(env: Record<string, string | undefined> = {}): {
+  app: NestExpressApplication;
+  http: ReturnType<typeof request>;
+} {
+  const suite = {} as { app: NestExpressApplication; http: ReturnType<typeof request> };
+  beforeAll(async () => {
+    suite.app = await createTestApp(env);
+    suite.http = request(suite.app.getHttpServer());
+  });
+  afterAll(() => suite.app?.close());
+  return suite;
 }
