@@ -26,7 +26,6 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
-import { createRequire } from 'node:module';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -36,7 +35,6 @@ import pg from 'pg';
 import { freePort, startThrowawayPostgres } from './lib/postgres.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(import.meta.url);
 
 const WARMUP_MS = numberEnv('BENCH_WARMUP_S', 2) * 1000;
 const DURATION_MS = numberEnv('BENCH_DURATION_S', 6) * 1000;
@@ -261,7 +259,7 @@ class Sampler {
 
 // --- build, database, seed ---------------------------------------------------------------------
 
-/** Builds when dist/ is missing or older than a source file; returns buildDataSourceOptions. */
+/** Builds when dist/ is missing or older than a source file. */
 function ensureBuilt() {
   const sources = [];
   const walk = (dir) => {
@@ -288,7 +286,6 @@ function ensureBuilt() {
     log(`build: ${seconds(performance.now() - t)}`);
   }
   if (!existsSync(join(ROOT, 'dist/main.js'))) throw new Error('dist/main.js is missing');
-  return require(join(ROOT, 'dist/database/data-source.options.js')).buildDataSourceOptions;
 }
 
 async function seed(client) {
@@ -693,7 +690,7 @@ async function main() {
         `(${quiet.busiestOthers.join(', ')}): the results will be disturbed`,
     );
   }
-  const buildDataSourceOptions = ensureBuilt();
+  ensureBuilt();
   const git = (...args) =>
     spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() ?? '';
   const commit = git('rev-parse', '--short', 'HEAD');
@@ -712,7 +709,6 @@ async function main() {
       database: 'todo_bench',
       // Durability is off (both targets run on the same settings).
       postgresFlags: ['-c', 'autovacuum=off'], // each server run starts from the same vacuumed table
-      buildDataSourceOptions,
       onStarted: (up) => {
         postmasterPid = up.postmasterPid();
         if (TASKSET) {

@@ -3,14 +3,13 @@ import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import cluster, { Worker } from 'node:cluster';
 import { existsSync } from 'node:fs';
-import { DataSource } from 'typeorm';
 import { AppModule } from './app.module';
 import { configureApp } from './app.setup';
 import { createLogger } from './common/logging';
 import { AppConfig } from './config/app-config';
 import { InvalidEnvironmentError, LOG_LEVELS } from './config/env.validation';
 import { applyLocalDefaults, LocalDefaults } from './config/local-defaults';
-import { buildDataSourceOptions } from './database/data-source.options';
+import { runMigrations } from './database/migrate';
 
 /**
  * One process (WORKERS=1, the default) or a primary that prepares everything once (embedded
@@ -51,7 +50,8 @@ async function main(): Promise<void> {
   if (config.workers <= 1) {
     await serve(config, local);
   } else {
-    if (config.database.migrationsRun) await runMigrations(config);
+    // Migrations once, in the primary, before any worker opens a pool.
+    if (config.database.migrationsRun) await runMigrations(config.database.url);
     await superviseWorkers(config, local);
   }
   const base = `http://localhost:${config.http.port}`;
@@ -79,17 +79,6 @@ async function serve(config: AppConfig, local?: LocalDefaults): Promise<void> {
     await app.close();
     await local?.embedded?.stop();
   });
-}
-
-/** Migrations once, in the primary, before any worker opens a pool. */
-async function runMigrations(config: AppConfig): Promise<void> {
-  const dataSource = new DataSource(buildDataSourceOptions({ ...config.database, poolSize: 1 }));
-  await dataSource.initialize();
-  try {
-    await dataSource.runMigrations({ transaction: 'all' });
-  } finally {
-    await dataSource.destroy();
-  }
 }
 
 /**

