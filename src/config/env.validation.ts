@@ -1,3 +1,4 @@
+import { applyDecorators } from '@nestjs/common';
 import { plainToInstance, Transform } from 'class-transformer';
 import {
   IsBoolean,
@@ -27,6 +28,14 @@ const toBool = ({ value }: { value: unknown }) => {
 };
 const emptyToUndefined = ({ value }: { value: unknown }) =>
   typeof value === 'string' && value.trim() === '' ? undefined : value;
+/** A whole number within [min, max], read from its string form. */
+const IntegerEnv = (min: number, max: number) =>
+  applyDecorators(Transform(toInt), IsInt(), Min(min), Max(max));
+/** true/false, 1/0, yes/no, on/off. */
+const BooleanEnv = () => applyDecorators(Transform(toBool), IsBoolean());
+/** Unset and empty (`KEY=` in a copied .env.example) mean the same: not configured. */
+const OptionalEnv = () => applyDecorators(Transform(emptyToUndefined), IsOptional());
+
 const urlOptions = { require_tld: false, require_protocol: true, protocols: ['http', 'https'] };
 
 /**
@@ -37,111 +46,73 @@ export class EnvironmentVariables {
   @IsIn(NODE_ENVS)
   NODE_ENV: (typeof NODE_ENVS)[number] = 'development';
 
-  @Transform(toInt)
-  @IsInt()
-  @Min(0)
-  @Max(65535)
+  @IntegerEnv(0, 65535)
   PORT = 8000;
 
   @IsString()
   HOST = '0.0.0.0';
 
-  @Transform(emptyToUndefined)
-  @IsOptional()
+  @OptionalEnv()
   @Matches(/^postgres(ql)?:\/\/\S+$/, { message: 'must be a postgres:// or postgresql:// URL' })
   DATABASE_URL?: string;
 
-  @Transform(toInt)
-  @IsInt()
-  @Min(1)
-  @Max(200)
+  @IntegerEnv(1, 200)
   DATABASE_POOL_SIZE = 10;
 
-  @Transform(toInt)
-  @IsInt()
-  @Min(100)
-  @Max(60000)
+  @IntegerEnv(100, 60000)
   DATABASE_CONNECT_TIMEOUT_MS = 3000;
 
-  @Transform(toInt)
-  @IsInt()
-  @Min(100)
-  @Max(600000)
+  @IntegerEnv(100, 600000)
   DATABASE_QUERY_TIMEOUT_MS = 10000;
 
-  @Transform(toBool)
-  @IsBoolean()
+  @BooleanEnv()
   DATABASE_MIGRATIONS_RUN = true;
 
   /** Named prepared statements for reads; turn off behind a pooler that cannot keep them. */
-  @Transform(toBool)
-  @IsBoolean()
+  @BooleanEnv()
   DATABASE_PREPARED_STATEMENTS = true;
 
-  @Transform(emptyToUndefined)
-  @IsOptional()
+  @OptionalEnv()
   @IsString()
   @MinLength(32, {
     message: 'must be at least 32 characters (generate one with `openssl rand -base64 32`)',
   })
   BETTER_AUTH_SECRET?: string;
 
-  @Transform(emptyToUndefined)
-  @IsOptional()
+  @OptionalEnv()
   @IsUrl(urlOptions)
   BETTER_AUTH_URL?: string;
 
-  @Transform(emptyToUndefined)
-  @IsOptional()
+  @OptionalEnv()
   @IsUrl(urlOptions)
   BETTER_AUTH_JWKS_URL?: string;
 
-  @Transform(emptyToUndefined)
-  @IsOptional()
+  @OptionalEnv()
   @IsString()
   JWT_ISSUER?: string;
 
-  @Transform(emptyToUndefined)
-  @IsOptional()
+  @OptionalEnv()
   @IsString()
   JWT_AUDIENCE?: string;
 
-  @Transform(toInt)
-  @IsInt()
-  @Min(0)
-  @Max(300)
+  @IntegerEnv(0, 300)
   JWT_CLOCK_TOLERANCE_SECONDS = 5;
 
-  @Transform(toInt)
-  @IsInt()
-  @Min(1)
-  @Max(3600)
+  @IntegerEnv(1, 3600)
   JWKS_COOLDOWN_SECONDS = 5;
 
   /** Verified tokens remembered per process (0 turns the cache off). */
-  @Transform(toInt)
-  @IsInt()
-  @Min(0)
-  @Max(1_000_000)
+  @IntegerEnv(0, 1_000_000)
   TOKEN_CACHE_SIZE = 50_000;
 
   /** Longest a verified token is trusted without checking its signature again. */
-  @Transform(toInt)
-  @IsInt()
-  @Min(1)
-  @Max(3600)
+  @IntegerEnv(1, 3600)
   TOKEN_CACHE_MAX_AGE_SECONDS = 60;
 
-  @Transform(toInt)
-  @IsInt()
-  @Min(10)
-  @Max(86400)
+  @IntegerEnv(10, 86400)
   JWKS_CACHE_MAX_AGE_SECONDS = 600;
 
-  @Transform(toInt)
-  @IsInt()
-  @Min(100)
-  @Max(60000)
+  @IntegerEnv(100, 60000)
   JWKS_TIMEOUT_MS = 5000;
 
   @Matches(/^\s*(\*|https?:\/\/[^\s,/]+\/?)(\s*,\s*https?:\/\/[^\s,/]+\/?)*\s*$/, {
@@ -155,26 +126,18 @@ export class EnvironmentVariables {
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'info';
 
-  @Transform(emptyToUndefined)
-  @IsOptional()
+  @OptionalEnv()
   @IsIn(['json', 'pretty'])
   LOG_FORMAT?: 'json' | 'pretty';
 
-  @Transform(toBool)
-  @IsBoolean()
+  @BooleanEnv()
   DOCS_ENABLED = true;
 
-  @Transform(toInt)
-  @IsInt()
-  @Min(0)
-  @Max(120000)
+  @IntegerEnv(0, 120000)
   SHUTDOWN_TIMEOUT_MS = 10000;
 
   /** Processes sharing the port (node:cluster); 1 runs a single process. */
-  @Transform(toInt)
-  @IsInt()
-  @Min(1)
-  @Max(64)
+  @IntegerEnv(1, 64)
   WORKERS = 1;
 }
 

@@ -1,4 +1,5 @@
-import { ApiPropertyOptional } from '@nestjs/swagger';
+import { applyDecorators } from '@nestjs/common';
+import { ApiPropertyOptional, ApiPropertyOptions } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsArray, IsBoolean, IsDate, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import { parseIsoTimestamp } from '../../common/iso-timestamp';
@@ -33,6 +34,37 @@ const boolean = ({ value }: { value: unknown }) =>
   value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value;
 const DATE_MESSAGE = 'Input should be a valid ISO 8601 date or date-time';
 
+/** An ISO 8601 instant (or date) in the query string. */
+const TimestampParam = (description: string) =>
+  applyDecorators(
+    ApiPropertyOptional({ format: 'date-time', description }),
+    IsOptional(),
+    Transform(timestamp),
+    IsDate({ message: DATE_MESSAGE }),
+  );
+
+/** Free text to look for (`search` and its alias `q`). */
+const SearchParam = (description: string) =>
+  applyDecorators(
+    ApiPropertyOptional({ description }),
+    IsOptional(),
+    IsString({ message: 'Input should be a valid string' }),
+    MaxLength(200, { message: 'String should have at most 200 characters' }),
+    NoNulCharacter(),
+  );
+
+/** A sort field, aliases (`created`, `updated`) resolved (`sort` and its alias `sort_by`). */
+const SortParam = (doc: ApiPropertyOptions) =>
+  applyDecorators(
+    ApiPropertyOptional(doc),
+    IsOptional(),
+    Transform(({ value }: { value: unknown }) => {
+      const v = lower({ value });
+      return typeof v === 'string' ? (SORT_ALIASES[v] ?? v) : v;
+    }),
+    IsIn(SORT_FIELDS, { message: `Input should be one of ${SORT_FIELDS.join(', ')}` }),
+  );
+
 export class ListTasksQuery {
   @ApiPropertyOptional({
     enum: [...TASK_STATUSES, 'incomplete', 'active'],
@@ -62,16 +94,10 @@ export class ListTasksQuery {
   @NoNulCharacter(true)
   tags?: string[];
 
-  @ApiPropertyOptional({ format: 'date-time', description: 'due_date before this instant' })
-  @IsOptional()
-  @Transform(timestamp)
-  @IsDate({ message: DATE_MESSAGE })
+  @TimestampParam('due_date before this instant')
   due_before?: Date;
 
-  @ApiPropertyOptional({ format: 'date-time', description: 'due_date after this instant' })
-  @IsOptional()
-  @Transform(timestamp)
-  @IsDate({ message: DATE_MESSAGE })
+  @TimestampParam('due_date after this instant')
   due_after?: Date;
 
   @ApiPropertyOptional({ type: Boolean, description: 'Not completed and due in the past' })
@@ -80,36 +106,16 @@ export class ListTasksQuery {
   @IsBoolean({ message: 'Input should be a valid boolean' })
   overdue?: boolean;
 
-  @ApiPropertyOptional({ description: 'Case-insensitive substring of title or description' })
-  @IsOptional()
-  @IsString({ message: 'Input should be a valid string' })
-  @MaxLength(200, { message: 'String should have at most 200 characters' })
-  @NoNulCharacter()
+  @SearchParam('Case-insensitive substring of title or description')
   search?: string;
 
-  @ApiPropertyOptional({ description: 'Alias of `search`' })
-  @IsOptional()
-  @IsString({ message: 'Input should be a valid string' })
-  @MaxLength(200, { message: 'String should have at most 200 characters' })
-  @NoNulCharacter()
+  @SearchParam('Alias of `search`')
   q?: string;
 
-  @ApiPropertyOptional({ enum: [...SORT_FIELDS, 'created', 'updated'], default: 'created_at' })
-  @IsOptional()
-  @Transform(({ value }: { value: unknown }) => {
-    const v = lower({ value });
-    return typeof v === 'string' ? (SORT_ALIASES[v] ?? v) : v;
-  })
-  @IsIn(SORT_FIELDS, { message: `Input should be one of ${SORT_FIELDS.join(', ')}` })
+  @SortParam({ enum: [...SORT_FIELDS, 'created', 'updated'], default: 'created_at' })
   sort?: SortField;
 
-  @ApiPropertyOptional({ description: 'Alias of `sort`' })
-  @IsOptional()
-  @Transform(({ value }: { value: unknown }) => {
-    const v = lower({ value });
-    return typeof v === 'string' ? (SORT_ALIASES[v] ?? v) : v;
-  })
-  @IsIn(SORT_FIELDS, { message: `Input should be one of ${SORT_FIELDS.join(', ')}` })
+  @SortParam({ description: 'Alias of `sort`' })
   sort_by?: SortField;
 
   @ApiPropertyOptional({ enum: ['asc', 'desc'], description: 'Default: desc' })
@@ -118,10 +124,7 @@ export class ListTasksQuery {
   @IsIn(['asc', 'desc'], { message: "Input should be 'asc' or 'desc'" })
   order?: 'asc' | 'desc';
 
-  @ApiPropertyOptional({ format: 'date-time', description: 'Tasks created or changed after it' })
-  @IsOptional()
-  @Transform(timestamp)
-  @IsDate({ message: DATE_MESSAGE })
+  @TimestampParam('Tasks created or changed after it')
   updated_since?: Date;
 
   @ApiPropertyOptional({
