@@ -42,6 +42,13 @@ const DRAIN_MS = numberEnv('BENCH_DRAIN_S', 2) * 1000;
 const WORKER_COUNTS = listEnv('BENCH_WORKERS', ['1', '2']).map(Number);
 const ROUNDS = numberEnv('BENCH_ROUNDS', 2);
 const TARGETS = listEnv('BENCH_TARGETS', ['baseline', 'api']);
+/** What each target runs; `floor` (NestJS + Express doing the baseline's work) is opt-in. */
+const SCRIPTS = {
+  baseline: 'bench/baseline.mjs',
+  floor: 'bench/floor.mjs',
+  // BENCH_API_SCRIPT: another build of the API to measure (e.g. an older commit's dist/main.js).
+  api: process.env.BENCH_API_SCRIPT ?? 'dist/main',
+};
 const SCENARIO_NAMES = listEnv('BENCH_SCENARIOS', ['list', 'mixed', 'open']);
 const OPEN_RATE = numberEnv('BENCH_OPEN_RATE', 2000);
 const CLIENT = process.env.BENCH_CLIENT === 'http' ? 'http' : 'raw';
@@ -75,7 +82,7 @@ const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
 for (const name of SCENARIO_NAMES)
   if (!SCENARIOS[name]) throw new Error(`unknown scenario ${name}`);
 for (const target of TARGETS) {
-  if (target !== 'api' && target !== 'baseline') throw new Error(`unknown target ${target}`);
+  if (!(target in SCRIPTS)) throw new Error(`unknown target ${target}`);
 }
 
 // --- processes we started: stopped on every way out ---------------------------------------------
@@ -336,9 +343,7 @@ function httpStatus(port, path, timeoutMs = 1000) {
 async function startServer(target, workers, env) {
   const port = await freePort();
   const cpuList = workers > 1 ? '0,1' : '0';
-  // BENCH_API_SCRIPT: another build of the API to measure (e.g. an older commit's dist/main.js).
-  const script =
-    target === 'api' ? (process.env.BENCH_API_SCRIPT ?? 'dist/main') : 'bench/baseline.mjs';
+  const script = SCRIPTS[target];
   // BENCH_SERVER_NODE_ARGS: extra node flags for the servers, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p".
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const { command, args } = pinnedNode(cpuList, [...nodeArgs, script]);
@@ -568,49 +573,54 @@ function report(runs, readiness) {
     for (const scenario of SCENARIO_NAMES) {
       const of = (target) =>
         runs.filter((r) => r.workers === workers && r.scenario === scenario && r.target === target);
-      const api = of('api');
       const baseline = of('baseline');
-      if (!api.length || !baseline.length) continue;
-      const apiRps = mean(api.map((r) => r.reqPerSec));
-      const baseRps = mean(baseline.map((r) => r.reqPerSec));
-      ratios.push({
-        workers,
-        scenario,
-        apiReqPerSec: apiRps,
-        baselineReqPerSec: baseRps,
-        ratio: apiRps / baseRps,
-        cpuPerReqRatio:
-          mean(api.map((r) => r.serverCpuMsPerReq ?? NaN)) /
-          mean(baseline.map((r) => r.serverCpuMsPerReq ?? NaN)),
-        apiP99: mean(api.map((r) => r.p99 ?? NaN)),
-        baselineP99: mean(baseline.map((r) => r.p99 ?? NaN)),
-      });
+      for (const target of TARGETS.filter((t) => t !== 'baseline')) {
+        const measured = of(target);
+        if (!measured.length || !baseline.length) continue;
+        const reqPerSec = mean(measured.map((r) => r.reqPerSec));
+        const baseRps = mean(baseline.map((r) => r.reqPerSec));
+        ratios.push({
+          workers,
+          scenario,
+          target,
+          reqPerSec,
+          baselineReqPerSec: baseRps,
+          ratio: reqPerSec / baseRps,
+          cpuPerReqRatio:
+            mean(measured.map((r) => r.serverCpuMsPerReq ?? NaN)) /
+            mean(baseline.map((r) => r.serverCpuMsPerReq ?? NaN)),
+          p99: mean(measured.map((r) => r.p99 ?? NaN)),
+          baselineP99: mean(baseline.map((r) => r.p99 ?? NaN)),
+        });
+      }
     }
   }
   if (ratios.length) {
     log(
-      `\napi / baseline, req/s (mean of rounds):\n${table(
+      `\ntarget / baseline, req/s (mean of rounds):\n${table(
         [
           'workers',
           'scenario',
-          'api req/s',
+          'target',
+          'req/s',
           'baseline req/s',
           'ratio',
-          'api p99',
+          'p99',
           'base p99',
-          'srv CPU/req api÷base',
+          'srv CPU/req ÷ base',
         ],
         ratios.map((r) => [
           r.workers,
           r.scenario,
-          r.apiReqPerSec.toFixed(0),
+          r.target,
+          r.reqPerSec.toFixed(0),
           r.baselineReqPerSec.toFixed(0),
           r.ratio.toFixed(2),
-          ms(r.apiP99),
+          ms(r.p99),
           ms(r.baselineP99),
           r.cpuPerReqRatio.toFixed(2),
         ]),
-        2,
+        3,
       )}`,
     );
   }
