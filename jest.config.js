@@ -1,10 +1,9 @@
-// Jest runs TypeScript through SWC (fast, decorator metadata included). `jose` ships only ES
-// modules, so it is transformed to CommonJS like our own code; the rest of node_modules is not.
-const swc = (syntax) => [
+// Jest runs TypeScript through SWC (fast, decorator metadata included); node_modules as it is.
+const swc = [
   '@swc/jest',
   {
     jsc: {
-      parser: syntax === 'typescript' ? { syntax, decorators: true } : { syntax },
+      parser: { syntax: 'typescript', decorators: true },
       transform: { legacyDecorator: true, decoratorMetadata: true, useDefineForClassFields: false },
       target: 'es2022',
       keepClassNames: true,
@@ -16,9 +15,8 @@ const swc = (syntax) => [
 
 const base = {
   testEnvironment: 'node',
-  transform: { '^.+\\.ts$': swc('typescript'), '^.+\\.m?js$': swc('ecmascript') },
-  transformIgnorePatterns: ['/node_modules/(?!jose/)'],
-  moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
+  transform: { '^.+\\.ts$': swc },
+  moduleFileExtensions: ['ts', 'js', 'json'],
 };
 
 /** @type {import('jest').Config} */

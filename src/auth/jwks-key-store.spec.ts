@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import {
   base64url,
-  CryptoKey,
+  KeyLike,
   errors,
   exportJWK,
   generateKeyPair,
@@ -20,7 +20,7 @@ const OPTIONS: JwksKeyStoreOptions = {
 
 interface SigningKey {
   kid: string;
-  privateKey: CryptoKey;
+  privateKey: KeyLike;
   publicJwk: JWK;
   privateJwk: JWK;
 }

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import {
   base64url,
-  CryptoKey,
+  KeyLike,
   exportJWK,
   exportSPKI,
   generateKeyPair,
@@ -26,8 +26,8 @@ type AsymmetricAlg = 'EdDSA' | 'ES256' | 'RS256';
 interface PublishedKey {
   alg: AsymmetricAlg;
   kid: string;
-  privateKey: CryptoKey;
-  publicKey: CryptoKey;
+  privateKey: KeyLike;
+  publicKey: KeyLike;
   publicJwk: JWK;
 }
 

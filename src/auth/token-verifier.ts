@@ -1,5 +1,5 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
-import { webcrypto } from 'node:crypto';
+import { createSecretKey, KeyObject } from 'node:crypto';
 import { decodeProtectedHeader, errors, JWTPayload, jwtVerify, JWTVerifyOptions } from 'jose';
 import { AppConfig } from '../config/app-config';
 import { AuthUser } from './auth-user';
@@ -22,7 +22,7 @@ export class InvalidTokenError extends Error {
 @Injectable()
 export class TokenVerifier implements OnModuleInit {
   private readonly jwks?: JwksKeyStore;
-  private readonly sharedSecret?: Promise<webcrypto.CryptoKey>;
+  private readonly sharedSecret?: KeyObject;
   private readonly jwksOptions: JWTVerifyOptions;
   private readonly secretOptions: JWTVerifyOptions;
   private readonly cache: VerifiedTokenCache;
@@ -43,14 +43,8 @@ export class TokenVerifier implements OnModuleInit {
       };
     }
     if (auth.sharedSecret) {
-      // Imported once: building the key per request is what made jsonwebtoken slow.
-      this.sharedSecret = webcrypto.subtle.importKey(
-        'raw',
-        new TextEncoder().encode(auth.sharedSecret),
-        { name: 'HMAC', hash: 'SHA-256' },
-        false,
-        ['verify'],
-      );
+      // Built once: turning the secret into a key per request is what made jsonwebtoken slow.
+      this.sharedSecret = createSecretKey(Buffer.from(auth.sharedSecret, 'utf8'));
       this.secretOptions = {
         ...common,
         algorithms: ['HS256'],
@@ -94,7 +88,7 @@ export class TokenVerifier implements OnModuleInit {
 
     try {
       if (alg === 'HS256' && this.sharedSecret) {
-        return (await jwtVerify(token, await this.sharedSecret, this.secretOptions)).payload;
+        return (await jwtVerify(token, this.sharedSecret, this.secretOptions)).payload;
       }
       if (typeof alg === 'string' && ASYMMETRIC_ALGORITHMS.includes(alg) && this.jwks) {
         return (await jwtVerify(token, this.jwks.getKey, this.jwksOptions)).payload;
