@@ -1,15 +1,11 @@
 import { Logger } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { NestExpressApplication } from '@nestjs/platform-express';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import cluster, { Worker } from 'node:cluster';
 import { existsSync } from 'node:fs';
-import { AppModule } from './app.module';
-import { configureApp } from './app.setup';
 import { createLogger } from './common/logging';
 import { AppConfig } from './config/app-config';
 import { InvalidEnvironmentError, LOG_LEVELS } from './config/env.validation';
 import { applyLocalDefaults, LocalDefaults } from './config/local-defaults';
-import { runMigrations } from './database/migrate';
 
 /**
  * One process (WORKERS=1, the default) or a primary that prepares everything once (embedded
@@ -51,7 +47,10 @@ async function main(): Promise<void> {
     await serve(config, local);
   } else {
     // Migrations once, in the primary, before any worker opens a pool.
-    if (config.database.migrationsRun) await runMigrations(config.database.url);
+    if (config.database.migrationsRun) {
+      const { runMigrations } = await import('./database/migrate.js');
+      await runMigrations(config.database.url);
+    }
     await superviseWorkers(config, local);
   }
   const base = `http://localhost:${config.http.port}`;
@@ -69,6 +68,13 @@ async function main(): Promise<void> {
 async function serve(config: AppConfig, local?: LocalDefaults): Promise<void> {
   const logger = createLogger(config);
   Logger.overrideLogger(logger);
+  // Loaded here rather than at the top: a cluster primary never builds the app, and not loading
+  // Nest, TypeORM and the app's modules there (~0.8 s) lets the workers start sooner.
+  const [{ NestFactory }, { AppModule }, { configureApp }] = await Promise.all([
+    import('@nestjs/core'),
+    import('./app.module.js'),
+    import('./app.setup.js'),
+  ]);
   const app = await NestFactory.create<NestExpressApplication>(AppModule, {
     logger,
     bodyParser: false, // configureApp() installs the JSON-only parser
