@@ -70,12 +70,14 @@ async function serve(config: AppConfig, local?: LocalDefaults): Promise<void> {
   Logger.overrideLogger(logger);
   // Loaded here rather than at the top: a cluster primary never builds the app, and not loading
   // Nest, TypeORM and the app's modules there (~0.8 s) lets the workers start sooner.
-  const [{ NestFactory }, { AppModule }, { configureApp }] = await Promise.all([
-    import('@nestjs/core'),
-    import('./app.module.js'),
-    import('./app.setup.js'),
-  ]);
-  const app = await NestFactory.create<NestExpressApplication>(AppModule, {
+  const [{ NestFactory }, { AppModule }, { configureApp }, { AppExpressAdapter }] =
+    await Promise.all([
+      import('@nestjs/core'),
+      import('./app.module.js'),
+      import('./app.setup.js'),
+      import('./common/app-express.adapter.js'),
+    ]);
+  const app = await NestFactory.create<NestExpressApplication>(AppModule, new AppExpressAdapter(), {
     logger,
     bodyParser: false, // configureApp() installs the JSON-only parser
   });

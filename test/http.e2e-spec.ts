@@ -108,6 +108,33 @@ describe('HTTP surface', () => {
     });
   });
 
+  describe('JSON replies', () => {
+    it('should label them UTF-8 JSON with their exact byte length, and HEAD with no body', async () => {
+      const title = 'Çà et là: 日本語 ✓';
+      await suite.http
+        .post('/api/tasks')
+        .set(user.auth)
+        .set('Content-Type', 'application/json')
+        .send({ title })
+        .expect(201);
+
+      const raw = await fetch(`${await suite.app.getUrl()}/api/tasks`, { headers: user.auth });
+      const bytes = Buffer.from(await raw.arrayBuffer());
+      expect(raw.headers.get('content-type')).toBe('application/json; charset=utf-8');
+      expect(Number(raw.headers.get('content-length'))).toBe(bytes.length);
+      expect(JSON.parse(bytes.toString('utf8'))).toEqual([expect.objectContaining({ title })]);
+
+      const head = await fetch(`${await suite.app.getUrl()}/api/tasks`, {
+        method: 'HEAD',
+        headers: user.auth,
+      });
+      expect(head.status).toBe(200);
+      expect(head.headers.get('content-type')).toBe('application/json; charset=utf-8');
+      expect(head.headers.get('content-length')).toBe(String(bytes.length));
+      expect((await head.arrayBuffer()).byteLength).toBe(0);
+    });
+  });
+
   describe('errors', () => {
     it('should answer 404 with a detail to an unknown route', async () => {
       const res = await suite.http.get('/api/nothing-here').set(user.auth).expect(404);

@@ -3,6 +3,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
 import { AppModule } from '../../src/app.module';
 import { configureApp } from '../../src/app.setup';
+import { AppExpressAdapter } from '../../src/common/app-express.adapter';
 
 /**
  * The real AppModule, configured by the same `configureApp()` as main.ts, listening on a real
@@ -16,7 +17,7 @@ export async function createTestApp(
   for (const [key, value] of Object.entries(env)) if (value === undefined) delete process.env[key];
   try {
     const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
-    const app = moduleRef.createNestApplication<NestExpressApplication>({
+    const app = moduleRef.createNestApplication<NestExpressApplication>(new AppExpressAdapter(), {
       logger: ['error'],
       bodyParser: false, // as in main.ts: configureApp() installs the parser
     });
