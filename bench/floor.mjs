@@ -2,9 +2,10 @@
 /**
  * The framework floor for bench/run.mjs (target `floor`): the bare baseline's work
  * (bench/lib/bare.mjs: same pool, SQL, JSON and node:crypto HS256 check) served through NestJS
- * on Express with its defaults: one controller, a global guard, the default JSON body parser,
- * handlers returning objects that Nest serialises. No validation pipe, no passport, no `jose`,
- * no mapper class, no exception filter, no middleware of ours.
+ * on Express the way the API is: the API's HTTP adapter (dist/common/app-express.adapter.js),
+ * one controller, a global guard, Nest's default JSON body parser, handlers returning objects.
+ * No validation pipe, no passport, no `jose`, no mapper class, no exception filter, no middleware
+ * of ours. BENCH_FLOOR_ADAPTER=express uses Nest's stock Express adapter instead.
  *
  * It answers "what does the framework alone cost on this machine?": the API's distance to the
  * baseline splits into floor / baseline (NestJS + Express) and api / floor (our layers).
@@ -25,6 +26,8 @@ import {
   UnauthorizedException,
 } from '@nestjs/common';
 import { APP_GUARD, NestFactory } from '@nestjs/core';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import { createRequire } from 'node:module';
 import {
   authenticate,
   checkCreateBody,
@@ -39,6 +42,7 @@ import {
 } from './lib/bare.mjs';
 
 const TASKS = Symbol('tasks');
+const { AppExpressAdapter } = createRequire(import.meta.url)('../dist/common/app-express.adapter');
 
 /** Applies a class's member decorators the way TypeScript's emitted `__decorate` does. */
 function decorateMethod(cls, method, decorators, parameters = []) {
@@ -128,7 +132,9 @@ start('floor', async () => {
     ],
   })(FloorModule);
 
-  const app = await NestFactory.create(FloorModule, { logger: ['error', 'warn'] });
+  const adapter =
+    process.env.BENCH_FLOOR_ADAPTER === 'express' ? new ExpressAdapter() : new AppExpressAdapter();
+  const app = await NestFactory.create(FloorModule, adapter, { logger: ['error', 'warn'] });
   app.disable('x-powered-by');
   app.set('etag', false);
   await app.listen(PORT, HOST);

@@ -765,6 +765,9 @@ async function main() {
       DOCS_ENABLED: 'false',
       HOST: '127.0.0.1',
       // Both targets read it (default true): set it to compare unnamed statements.
+      ...(process.env.BENCH_FLOOR_ADAPTER
+        ? { BENCH_FLOOR_ADAPTER: process.env.BENCH_FLOOR_ADAPTER }
+        : {}),
       ...(process.env.DATABASE_PREPARED_STATEMENTS
         ? { DATABASE_PREPARED_STATEMENTS: process.env.DATABASE_PREPARED_STATEMENTS }
         : {}),
