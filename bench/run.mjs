@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /**
  * HTTP benchmark: the built API (`node dist/main`) against a bare node:http + pg baseline
- * (bench/baseline.mjs), same database, same routes, same process count.
+ * (bench/baseline.mjs), same database, same routes, same process count. On request
+ * (BENCH_TARGETS=baseline,floor,api) also the framework floor (bench/floor.mjs): the baseline's
+ * work served through NestJS + Express, which shows how much of the gap is the framework itself.
  *
  *   npm run bench          (node bench/run.mjs)
  *
@@ -12,15 +14,17 @@
  *    0, or 0-1 with 2 workers), waits for GET /health/ready, runs the scenarios with
  *    bench/load.mjs (pinned to core 1 with PostgreSQL), samples the server's RSS every 100 ms,
  *    stops it (SIGTERM) and removes the rows the run created;
- * 3. prints one table, the api/baseline throughput ratios and the start-to-ready times, and
+ * 3. prints one table, the target/baseline throughput ratios and the start-to-ready times, and
  *    writes everything to bench/results/<timestamp>.json.
  *
  * Everything it starts is stopped and its temp folder removed, on error and on SIGINT too.
  * Environment (defaults): BENCH_WARMUP_S (2), BENCH_DURATION_S (6), BENCH_DRAIN_S (2),
  * BENCH_WORKERS (1,2), BENCH_ROUNDS (2), BENCH_TARGETS (baseline,api), BENCH_SCENARIOS
  * (list,mixed,open), BENCH_OPEN_RATE (2000), BENCH_CLIENT (raw | http), BENCH_USERS (10000),
- * BENCH_TASKS_PER_USER (5), BENCH_NO_BUILD (unset: build when stale); DATABASE_PREPARED_STATEMENTS
- * is passed on to both servers when set.
+ * BENCH_TASKS_PER_USER (5), BENCH_NO_BUILD (unset: build when stale), BENCH_API_SCRIPT
+ * (dist/main), BENCH_SERVER_NODE_ARGS (extra node flags for every server), BENCH_FLOOR_ADAPTER
+ * (express: the floor on Nest's stock adapter); DATABASE_PREPARED_STATEMENTS is passed on to the
+ * servers when set.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
