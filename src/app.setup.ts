@@ -30,7 +30,7 @@ export const EXPOSED_RESPONSE_HEADERS = [
 ];
 
 /**
- * Everything about the HTTP surface that is not a route: the one place `main.ts` and the e2e
+ * Everything about the HTTP surface that is not a route: the one place `bootstrap.ts` and the e2e
  * tests share, so the tests exercise the app exactly as it runs.
  */
 export function configureApp(app: NestExpressApplication): INestApplication {

@@ -1,168 +1,29 @@
-import { Logger } from '@nestjs/common';
-import type { NestExpressApplication } from '@nestjs/platform-express';
 import cluster, { Worker } from 'node:cluster';
 import { existsSync } from 'node:fs';
-import { createLogger } from './common/logging';
-import { AppConfig } from './config/app-config';
-import { InvalidEnvironmentError, LOG_LEVELS } from './config/env.validation';
-import { applyLocalDefaults, LocalDefaults } from './config/local-defaults';
+import { AWAIT_PRIMARY } from './cluster-handoff';
 
 /**
- * One process (WORKERS=1, the default) or a primary that prepares everything once (embedded
- * database, migrations) and forks WORKERS processes sharing the port (node:cluster).
+ * The entry point. With WORKERS > 1, the cluster primary forks its workers before it loads
+ * anything else: they load Nest and the app (most of the start-up time) while the primary
+ * validates the configuration, starts an embedded database if it has to and runs the migrations,
+ * and they wait for its go-ahead (with the environment it settled) before they connect. Only a
+ * WORKERS the configuration will accept as 2–64 forks early (the same count bootstrap() then
+ * uses); anything else forks nothing here, and bootstrap() reports or handles it.
  */
-async function main(): Promise<void> {
-  if (existsSync('.env')) process.loadEnvFile('.env');
-  // Until the config is validated, log from the raw environment (so a config error in production
-  // is already a JSON line, LOG_LEVEL=warn is quiet, and embedded PostgreSQL's chatter only shows
-  // with LOG_LEVEL=debug).
-  Logger.overrideLogger(
-    createLogger({
-      log: {
-        level: (LOG_LEVELS as readonly string[]).includes(process.env.LOG_LEVEL ?? '')
-          ? (process.env.LOG_LEVEL as (typeof LOG_LEVELS)[number])
-          : 'info',
-        json:
-          process.env.LOG_FORMAT === 'json' ||
-          (process.env.NODE_ENV === 'production' && process.env.LOG_FORMAT !== 'pretty'),
-      },
-    }),
-  );
-  if (cluster.isWorker) {
-    await serve(AppConfig.fromEnv());
-    return;
-  }
+if (existsSync('.env')) process.loadEnvFile('.env');
 
-  const bootLogger = new Logger('Bootstrap');
-  const local = await applyLocalDefaults(bootLogger);
-  let config: AppConfig;
-  try {
-    config = AppConfig.fromEnv();
-  } catch (error) {
-    await local.embedded?.stop();
-    throw error;
-  }
+const requested = /^\d+$/.test(process.env.WORKERS ?? '') ? Number(process.env.WORKERS) : 1;
+const early: Worker[] =
+  cluster.isPrimary && requested > 1 && requested <= 64
+    ? Array.from({ length: requested }, () =>
+        cluster.fork({ ...process.env, [AWAIT_PRIMARY]: '1' }),
+      )
+    : [];
 
-  if (config.workers <= 1) {
-    await serve(config, local);
-  } else {
-    // Migrations once, in the primary, before any worker opens a pool.
-    if (config.database.migrationsRun) {
-      const { runMigrations } = await import('./database/migrate.js');
-      await runMigrations(config.database.url);
-    }
-    await superviseWorkers(config, local);
-  }
-  const base = `http://localhost:${config.http.port}`;
-  bootLogger.log(`Task API listening on ${base} (docs: ${base}/docs)`);
-  if (local.devSecret) {
-    bootLogger.log(
-      'No token source configured: accepting HS256 tokens signed with a generated local secret ' +
-        '(.data/dev-secret). Get a token for a test user with `npm run token -- alice`, then ' +
-        `call: curl -H "Authorization: Bearer <token>" ${base}/api/tasks`,
-    );
-  }
-}
-
-/** Builds the app and listens; SIGTERM/SIGINT then drain it (see {@link onShutdown}). */
-async function serve(config: AppConfig, local?: LocalDefaults): Promise<void> {
-  const logger = createLogger(config);
-  Logger.overrideLogger(logger);
-  // Loaded here rather than at the top: a cluster primary never builds the app, and not loading
-  // Nest, TypeORM and the app's modules there (~0.8 s) lets the workers start sooner.
-  const [{ NestFactory }, { AppModule }, { configureApp }, { AppExpressAdapter }] =
-    await Promise.all([
-      import('@nestjs/core'),
-      import('./app.module.js'),
-      import('./app.setup.js'),
-      import('./common/app-express.adapter.js'),
-    ]);
-  const app = await NestFactory.create<NestExpressApplication>(AppModule, new AppExpressAdapter(), {
-    logger,
-    bodyParser: false, // configureApp() installs the JSON-only parser
+import('./bootstrap.js')
+  .then(({ bootstrap, startFailed }) => bootstrap(early).catch(startFailed))
+  .catch((error: unknown) => {
+    for (const worker of early) worker.kill();
+    console.error(`Start-up failed: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
   });
-  configureApp(app);
-  await app.listen(config.http.port, config.http.host);
-  onShutdown(config.shutdownTimeoutMs, async () => {
-    await app.close();
-    await local?.embedded?.stop();
-  });
-}
-
-/**
- * Forks the workers (migrations already done), replaces one that dies unexpectedly, and on
- * SIGTERM/SIGINT asks each to drain, then stops the embedded database once all have exited.
- */
-async function superviseWorkers(config: AppConfig, local: LocalDefaults): Promise<void> {
-  const logger = new Logger('Cluster');
-  let stopping = false;
-  const env = { ...process.env, DATABASE_MIGRATIONS_RUN: 'false' } as Record<string, string>;
-  const fork = () => cluster.fork(env);
-
-  cluster.on('exit', (worker: Worker, code, signal) => {
-    if (stopping) return;
-    logger.error(`Worker ${worker.process.pid} exited (${signal ?? code}); starting another`);
-    setTimeout(fork, 1000).unref();
-  });
-  const online = Array.from({ length: config.workers }, () => {
-    const worker = fork();
-    return new Promise<void>((resolve, reject) => {
-      worker.once('listening', () => resolve());
-      worker.once('exit', (code) => reject(new Error(`worker exited with code ${code}`)));
-    });
-  });
-  await Promise.all(online);
-  logger.log(`${config.workers} workers share port ${config.http.port}`);
-
-  onShutdown(config.shutdownTimeoutMs, async () => {
-    stopping = true;
-    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w);
-    await Promise.all(
-      workers.map(
-        (worker) =>
-          new Promise<void>((resolve) => {
-            worker.once('exit', () => resolve());
-            worker.process.kill('SIGTERM');
-          }),
-      ),
-    );
-    await local.embedded?.stop();
-  });
-}
-
-/**
- * SIGTERM/SIGINT: stop accepting, let in-flight requests finish, close the pool, stop the
- * embedded database, exit 0. A request that hangs longer than the timeout is cut off.
- */
-function onShutdown(timeoutMs: number, close: () => Promise<void>): void {
-  const logger = new Logger('Shutdown');
-  let stopping = false;
-  const stop = async (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    logger.log(`${signal} received: draining requests and closing`);
-    setTimeout(() => {
-      logger.error(`Still busy after ${timeoutMs} ms: exiting anyway`);
-      process.exit(1);
-    }, timeoutMs).unref();
-    try {
-      await close();
-      logger.log('Stopped cleanly');
-      process.exit(0);
-    } catch (error) {
-      logger.error(`Shutdown failed: ${error instanceof Error ? error.name : 'unknown error'}`);
-      process.exit(1);
-    }
-  };
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, (s) => void stop(s));
-}
-
-main().catch((error: unknown) => {
-  // Configuration problems get their own message (it names the variables, never their values).
-  const message =
-    error instanceof InvalidEnvironmentError
-      ? error.message
-      : `Start-up failed: ${error instanceof Error ? `${error.name}: ${error.message}` : 'unknown error'}`;
-  new Logger('Bootstrap').fatal(message);
-  process.exit(1);
-});

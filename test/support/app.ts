@@ -6,7 +6,7 @@ import { configureApp } from '../../src/app.setup';
 import { AppExpressAdapter } from '../../src/common/app-express.adapter';
 
 /**
- * The real AppModule, configured by the same `configureApp()` as main.ts, listening on a real
+ * The real AppModule, configured by the same `configureApp()` as bootstrap.ts, listening on a real
  * loopback port. `env` overrides process.env for this app only (read when the app is created).
  */
 export async function createTestApp(
@@ -19,7 +19,7 @@ export async function createTestApp(
     const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
     const app = moduleRef.createNestApplication<NestExpressApplication>(new AppExpressAdapter(), {
       logger: ['error'],
-      bodyParser: false, // as in main.ts: configureApp() installs the parser
+      bodyParser: false, // as in bootstrap.ts: configureApp() installs the parser
     });
     configureApp(app);
     await app.listen(0, '127.0.0.1');
