@@ -1,7 +1,5 @@
-import { useTestApp } from './support/app';
+import { createTask, Task, useTestApp } from './support/app';
 import { newUser, TestUser } from './support/tokens';
-
-type Task = Record<string, unknown> & { id: number; title: string };
 
 describe('Planning fields, filters, search and sort', () => {
   const suite = useTestApp();
@@ -10,8 +8,7 @@ describe('Planning fields, filters, search and sort', () => {
     user = await newUser();
   });
 
-  const create = async (body: object): Promise<Task> =>
-    (await suite.http.post('/api/tasks').set(user.auth).send(body).expect(201)).body as Task;
+  const create = (body: object) => createTask(suite.http, user, body);
   const titles = async (query: string) =>
     ((await suite.http.get(`/api/tasks?${query}`).set(user.auth).expect(200)).body as Task[]).map(
       (t) => t.title,

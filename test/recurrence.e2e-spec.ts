@@ -1,7 +1,5 @@
-import { useTestApp } from './support/app';
+import { createTask, Task, useTestApp } from './support/app';
 import { newUser, TestUser } from './support/tokens';
-
-type Task = { id: number; [key: string]: unknown };
 
 describe('Recurring tasks', () => {
   const suite = useTestApp();
@@ -10,8 +8,7 @@ describe('Recurring tasks', () => {
     user = await newUser();
   });
 
-  const create = async (body: object): Promise<Task> =>
-    (await suite.http.post('/api/tasks').set(user.auth).send(body).expect(201)).body as Task;
+  const create = (body: object) => createTask(suite.http, user, body);
   const list = async (): Promise<Task[]> =>
     (await suite.http.get('/api/tasks?sort=due_date&order=asc').set(user.auth).expect(200))
       .body as Task[];

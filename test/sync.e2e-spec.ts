@@ -1,9 +1,8 @@
 import { DataSource } from 'typeorm';
 import { TasksMaintenance } from '../src/tasks/tasks.maintenance';
-import { useTestApp } from './support/app';
+import { createTask, Task, useTestApp } from './support/app';
 import { betterAuthUser, newUser, TestUser } from './support/tokens';
 
-type Task = { id: number; title: string; [key: string]: unknown };
 interface Changes {
   tasks: Task[];
   deleted_ids: number[];
@@ -17,8 +16,7 @@ describe('Changes feed, bulk, clear-completed and stats', () => {
     user = await newUser();
   });
 
-  const create = async (body: object, who: TestUser = user): Promise<Task> =>
-    (await suite.http.post('/api/tasks').set(who.auth).send(body).expect(201)).body as Task;
+  const create = (body: object, who: TestUser = user) => createTask(suite.http, who, body);
   const changes = async (since?: string, base = '/api/tasks'): Promise<Changes> => {
     const query = since === undefined ? '' : `?since=${encodeURIComponent(since)}`;
     return (await suite.http.get(`${base}/changes${query}`).set(user.auth).expect(200))

@@ -4,6 +4,7 @@ import request from 'supertest';
 import { AppModule } from '../../src/app.module';
 import { configureApp } from '../../src/app.setup';
 import { AppExpressAdapter } from '../../src/common/app-express.adapter';
+import { TestUser } from './tokens';
 
 /**
  * The real AppModule, configured by the same `configureApp()` as bootstrap.ts, listening on a real
@@ -44,4 +45,16 @@ export function useTestApp(env: Record<string, string | undefined> = {}): {
   });
   afterAll(() => suite.app?.close());
   return suite;
+}
+
+/** A task as the API returns it, for suites that read a few fields of it. */
+export type Task = { id: number; title: string; [key: string]: unknown };
+
+/** `POST /api/tasks` as `user`, expecting 201: the created task. */
+export async function createTask(
+  http: ReturnType<typeof request>,
+  user: TestUser,
+  body: object,
+): Promise<Task> {
+  return (await http.post('/api/tasks').set(user.auth).send(body).expect(201)).body as Task;
 }
