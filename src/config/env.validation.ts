@@ -13,6 +13,7 @@ import {
   MinLength,
   validateSync,
 } from 'class-validator';
+import { MAX_WORKERS } from '../cluster-handoff';
 
 export const NODE_ENVS = ['development', 'production', 'test'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'verbose'] as const;
@@ -137,7 +138,7 @@ export class EnvironmentVariables {
   SHUTDOWN_TIMEOUT_MS = 10000;
 
   /** Processes sharing the port (node:cluster); 1 runs a single process. */
-  @IntegerEnv(1, 64)
+  @IntegerEnv(1, MAX_WORKERS)
   WORKERS = 1;
 }
 
