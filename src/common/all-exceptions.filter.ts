@@ -7,7 +7,6 @@ import {
   Logger,
 } from '@nestjs/common';
 import { Request, Response } from 'express';
-import { RequestValidationException } from './validation-error';
 
 const DATABASE_UNAVAILABLE_CODES = new Set([
   'ECONNREFUSED',
@@ -87,9 +86,6 @@ export class AllExceptionsFilter implements ExceptionFilter {
   }
 
   private toResponse(exception: unknown, request: Request): { status: HttpStatus; body: object } {
-    if (exception instanceof RequestValidationException) {
-      return { status: exception.getStatus(), body: { detail: exception.issues } };
-    }
     if (exception instanceof HttpException) {
       return { status: exception.getStatus(), body: { detail: detailOf(exception) } };
     }

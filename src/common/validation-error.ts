@@ -1,4 +1,4 @@
-import { HttpStatus, UnprocessableEntityException } from '@nestjs/common';
+import { UnprocessableEntityException } from '@nestjs/common';
 import { ValidationError } from 'class-validator';
 
 /** One item of FastAPI's 422 `detail` list. */
@@ -18,10 +18,6 @@ export class RequestValidationException extends UnprocessableEntityException {
 
   static single(loc: (string | number)[], msg: string, type: string) {
     return new RequestValidationException([{ loc, msg, type }]);
-  }
-
-  override getStatus(): number {
-    return HttpStatus.UNPROCESSABLE_ENTITY;
   }
 }
 
