@@ -129,10 +129,14 @@ export class TasksService {
 
   async remove(ownerId: string, id: number, ifMatch?: string): Promise<void> {
     if (!isTaskId(id)) found(null);
-    const deleted = await this.repository.transaction(async (tx) => {
-      if (ifMatch !== undefined) assertMatches(found(await tx.lockOwned(ownerId, id)), ifMatch);
-      return tx.deleteOwned(ownerId, [id]);
-    });
+    // Without If-Match the delete is one statement: no transaction to wrap it in.
+    const deleted =
+      ifMatch === undefined
+        ? await this.repository.deleteOwned(ownerId, [id])
+        : await this.repository.transaction(async (tx) => {
+            assertMatches(found(await tx.lockOwned(ownerId, id)), ifMatch);
+            return tx.deleteOwned(ownerId, [id]);
+          });
     if (deleted.length === 0) found(null);
   }
 
