@@ -1,0 +1,80 @@
+import { createLogger } from './logging';
+
+const STACK =
+  'Error: connect ECONNREFUSED 127.0.0.1:5432\n' +
+  '    at TCPConnectWrap.afterConnect [as oncomplete] (node:net:1611:16)\n' +
+  '    at /app/node_modules/pg/lib/client.js:132:73';
+
+/** Everything the logger writes to stdout and stderr while `log` runs. */
+function written(log: () => void): string {
+  const chunks: string[] = [];
+  const capture = (chunk: string | Uint8Array) => {
+    chunks.push(String(chunk));
+    return true;
+  };
+  const stdout = jest.spyOn(process.stdout, 'write').mockImplementation(capture);
+  const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(capture);
+  try {
+    log();
+  } finally {
+    stdout.mockRestore();
+    stderr.mockRestore();
+  }
+  return chunks.join('');
+}
+
+describe('createLogger', () => {
+  describe.each([
+    ['JSON', true],
+    ['pretty', false],
+  ])('%s lines', (_format, json) => {
+    const logger = createLogger({ log: { level: 'info', json } });
+
+    it("keep an error's first line and never its stack frames", () => {
+      // How TypeORM's module logs a failed connection attempt.
+      const output = written(() =>
+        logger.error('Unable to connect to the database. Retrying (1)...', STACK, 'TypeOrmModule'),
+      );
+
+      expect(output).toContain('Unable to connect to the database. Retrying (1)...');
+      expect(output).toContain('TypeOrmModule');
+      expect(output).toContain('Error: connect ECONNREFUSED 127.0.0.1:5432');
+      expect(output).not.toMatch(/\bat .*:\d+:\d+/);
+      expect(output).not.toContain('node_modules');
+    });
+
+    it('reduce an Error logged as the message to its name and message', () => {
+      const error = new TypeError('bad input');
+
+      const output = written(() => logger.error(error));
+
+      expect(output).toContain('TypeError: bad input');
+      expect(output).not.toContain(__filename);
+      expect(output).not.toMatch(/\bat .*:\d+:\d+/);
+    });
+
+    it('leave ordinary messages alone', () => {
+      const output = written(() => logger.log('Task API listening', 'Bootstrap'));
+
+      expect(output).toContain('Task API listening');
+      expect(output).toContain('Bootstrap');
+    });
+  });
+
+  it('puts the summary in an `error` field of the JSON line, without a `stack` field', () => {
+    const logger = createLogger({ log: { level: 'info', json: true } });
+
+    const line = JSON.parse(written(() => logger.error('Failed', STACK, 'Ctx'))) as Record<
+      string,
+      unknown
+    >;
+
+    expect(line).toMatchObject({
+      level: 'error',
+      message: 'Failed',
+      context: 'Ctx',
+      error: 'Error: connect ECONNREFUSED 127.0.0.1:5432',
+    });
+    expect(line).not.toHaveProperty('stack');
+  });
+});
