@@ -1,10 +1,11 @@
+import { NestApplicationOptions } from '@nestjs/common';
 import type { Express, Request, Response } from 'express';
 import { IncomingMessage, Server, ServerResponse } from 'node:http';
 import request from 'supertest';
 import { AppExpressAdapter } from './app-express.adapter';
 
 /** The adapter's server, with one Express route; `seen` records what arrived from Node. */
-function serverWith(options = {}) {
+function serverWith(options: NestApplicationOptions = {}) {
   const adapter = new AppExpressAdapter();
   const app = adapter.getInstance<Express>();
   const seen: { request?: object; response?: object } = {};
@@ -21,7 +22,7 @@ function serverWith(options = {}) {
 }
 
 describe(AppExpressAdapter.name, () => {
-  it("builds requests and responses with Express's prototypes, so Express need not change them", async () => {
+  it("should build requests and responses with Express's prototypes, so Express need not change them", async () => {
     const { app, server, seen } = serverWith();
 
     const reply = await request(server).get('/echo').set('Host', 'tasks.test').expect(200);
@@ -32,7 +33,7 @@ describe(AppExpressAdapter.name, () => {
     expect(seen.response).toBe(app.response);
   });
 
-  it("keeps Nest's own server when connection tracking is asked for", async () => {
+  it("should keep Nest's own server when connection tracking is asked for", async () => {
     const { app, server, seen } = serverWith({ forceCloseConnections: true });
 
     await request(server).get('/echo').expect(200);
