@@ -23,14 +23,14 @@ function written(log: () => void): string {
   return chunks.join('');
 }
 
-describe('createLogger', () => {
+describe(createLogger.name, () => {
   describe.each([
     ['JSON', true],
     ['pretty', false],
   ])('%s lines', (_format, json) => {
     const logger = createLogger({ log: { level: 'info', json } });
 
-    it("keep an error's first line and never its stack frames", () => {
+    it("should keep an error's first line and never its stack frames", () => {
       // How TypeORM's module logs a failed connection attempt.
       const output = written(() =>
         logger.error('Unable to connect to the database. Retrying (1)...', STACK, 'TypeOrmModule'),
@@ -43,25 +43,41 @@ describe('createLogger', () => {
       expect(output).not.toContain('node_modules');
     });
 
-    it('reduce an Error logged as the message to its name and message', () => {
-      const error = new TypeError('bad input');
+    it('should reduce an Error logged as the message to its name, code and message', () => {
+      const error = Object.assign(new TypeError('bad input'), { code: 'ERR_BAD' });
 
       const output = written(() => logger.error(error));
 
-      expect(output).toContain('TypeError: bad input');
+      expect(output).toContain('TypeError [ERR_BAD]: bad input');
       expect(output).not.toContain(__filename);
       expect(output).not.toMatch(/\bat .*:\d+:\d+/);
     });
 
-    it('leave ordinary messages alone', () => {
-      const output = written(() => logger.log('Task API listening', 'Bootstrap'));
+    it('should reduce errors inside a logged object or array', () => {
+      const output = written(() => {
+        logger.warn({ step: 'connect', err: new Error('refused'), stack: STACK });
+        logger.warn([new RangeError('too far')]);
+      });
+
+      expect(output).toContain('connect');
+      expect(output).toContain('Error: refused');
+      expect(output).toContain('RangeError: too far');
+      expect(output).not.toMatch(/\bat .*:\d+:\d+/);
+    });
+
+    it('should leave ordinary messages alone, multi-line text included', () => {
+      const output = written(() => {
+        logger.log('Task API listening', 'Bootstrap');
+        logger.log('Checks:\n   at least one task');
+      });
 
       expect(output).toContain('Task API listening');
       expect(output).toContain('Bootstrap');
+      expect(output).toContain('at least one task');
     });
   });
 
-  it('puts the summary in an `error` field of the JSON line, without a `stack` field', () => {
+  it('should put the summary in an `error` field of the JSON line, without a `stack` field', () => {
     const logger = createLogger({ log: { level: 'info', json: true } });
 
     const line = JSON.parse(written(() => logger.error('Failed', STACK, 'Ctx'))) as Record<

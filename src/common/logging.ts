@@ -18,7 +18,7 @@ export function createLogger(config: Pick<AppConfig, 'log'>): ConsoleLogger {
  * Nest's console logger without stack traces. Libraries log errors with their stacks (Nest's own
  * exception handler, TypeORM's connection retries): a log line gets the stack's first line, the
  * error's name and message (capped), as `error`, and never the frames. An `Error` logged as the
- * message is reduced the same way.
+ * message, or as a value of a logged object or array, is reduced to its name, code and message.
  */
 export class AppLogger extends ConsoleLogger {
   protected override getJsonLogObject(
@@ -43,9 +43,34 @@ export class AppLogger extends ConsoleLogger {
   }
 }
 
+const FRAME = /\n\s+at .+:\d+:\d+/;
+
+/** The message with errors reduced to one line: itself, or its values one level down. */
 function withoutFrames(message: unknown): unknown {
-  if (message instanceof Error) return firstLine(`${message.name}: ${message.message}`);
-  return typeof message === 'string' && /\n\s+at /.test(message) ? firstLine(message) : message;
+  if (message instanceof Error) return summary(message);
+  if (typeof message === 'string') return FRAME.test(message) ? firstLine(message) : message;
+  if (Array.isArray(message)) return message.map((item) => reduced(item));
+  if (message !== null && typeof message === 'object') {
+    return Object.fromEntries(
+      Object.entries(message)
+        .filter(([key]) => key !== 'stack')
+        .map(([key, value]) => [key, reduced(value)]),
+    );
+  }
+  return message;
+}
+
+function reduced(value: unknown): unknown {
+  if (value instanceof Error) return summary(value);
+  return typeof value === 'string' && FRAME.test(value) ? firstLine(value) : value;
+}
+
+/** `TypeError [ERR_X]: message`, with the first inner error of an AggregateError. */
+function summary(error: Error): string | undefined {
+  const code = (error as { code?: unknown }).code;
+  const inner = error instanceof AggregateError ? (error.errors as unknown[])[0] : undefined;
+  const detail = error.message || (inner instanceof Error ? `${inner.name}: ${inner.message}` : '');
+  return firstLine(`${error.name}${typeof code === 'string' ? ` [${code}]` : ''}: ${detail}`);
 }
 
 function firstLine(text: unknown): string | undefined {
