@@ -47,17 +47,15 @@ const FRAME = /\n\s+at .+:\d+:\d+/;
 
 /** The message with errors reduced to one line: itself, or its values one level down. */
 function withoutFrames(message: unknown): unknown {
-  if (message instanceof Error) return summary(message);
-  if (typeof message === 'string') return FRAME.test(message) ? firstLine(message) : message;
-  if (Array.isArray(message)) return message.map((item) => reduced(item));
-  if (message !== null && typeof message === 'object') {
+  if (Array.isArray(message)) return message.map(reduced);
+  if (message !== null && typeof message === 'object' && !(message instanceof Error)) {
     return Object.fromEntries(
       Object.entries(message)
         .filter(([key]) => key !== 'stack')
         .map(([key, value]) => [key, reduced(value)]),
     );
   }
-  return message;
+  return reduced(message);
 }
 
 function reduced(value: unknown): unknown {
