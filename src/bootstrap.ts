@@ -3,7 +3,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import cluster, { Worker } from 'node:cluster';
 import { createLogger } from './common/logging';
 import { AppConfig } from './config/app-config';
-import { InvalidEnvironmentError, LOG_LEVELS } from './config/env.validation';
+import { InvalidEnvironmentError } from './config/env.validation';
 import { applyLocalDefaults, LocalDefaults } from './config/local-defaults';
 import { AWAIT_PRIMARY, GoAhead, goAhead } from './cluster-handoff';
 
@@ -13,21 +13,9 @@ import { AWAIT_PRIMARY, GoAhead, goAhead } from './cluster-handoff';
  * the workers `main.ts` forked before this module loaded: they wait for the primary's go-ahead.
  */
 export async function bootstrap(early: Worker[]): Promise<void> {
-  // Until the config is validated, log from the raw environment (so a config error in production
-  // is already a JSON line, LOG_LEVEL=warn is quiet, and embedded PostgreSQL's chatter only shows
-  // with LOG_LEVEL=debug).
-  Logger.overrideLogger(
-    createLogger({
-      log: {
-        level: (LOG_LEVELS as readonly string[]).includes(process.env.LOG_LEVEL ?? '')
-          ? (process.env.LOG_LEVEL as (typeof LOG_LEVELS)[number])
-          : 'info',
-        json:
-          process.env.LOG_FORMAT === 'json' ||
-          (process.env.NODE_ENV === 'production' && process.env.LOG_FORMAT !== 'pretty'),
-      },
-    }),
-  );
+  // Until the config is validated, log from the raw environment (so LOG_LEVEL=warn is quiet, and
+  // embedded PostgreSQL's chatter only shows with LOG_LEVEL=debug).
+  Logger.overrideLogger(createLogger({ log: AppConfig.earlyLog() }));
   if (cluster.isWorker) {
     const app = loadApp(); // meanwhile the primary may still be preparing
     if (process.env[AWAIT_PRIMARY]) Object.assign(process.env, await goAhead());

@@ -1,4 +1,4 @@
-import { EnvironmentVariables, validateEnv } from './env.validation';
+import { EnvironmentVariables, LOG_LEVELS, validateEnv } from './env.validation';
 
 export interface JwksSourceConfig {
   url: URL;
@@ -39,6 +39,15 @@ export class AppConfig {
   readonly docsEnabled: boolean;
   readonly shutdownTimeoutMs: number;
   readonly workers: number;
+
+  /**
+   * The log settings before the environment is validated (so a configuration error in production
+   * is already a JSON line): the same rules as `log`, with an unknown level read as `info`.
+   */
+  static earlyLog(env: Record<string, string | undefined> = process.env): AppConfig['log'] {
+    const level = LOG_LEVELS.find((known) => known === env.LOG_LEVEL) ?? 'info';
+    return { level, json: jsonLogs(env.LOG_FORMAT, env.NODE_ENV === 'production') };
+  }
 
   /** Validates `env` (throwing a message that names each bad variable) and derives the config. */
   static fromEnv(env: Record<string, string | undefined> = process.env): AppConfig {
@@ -94,10 +103,15 @@ export class AppConfig {
     };
     this.log = {
       level: get('LOG_LEVEL'),
-      json: (get('LOG_FORMAT') ?? (this.isProduction ? 'json' : 'pretty')) === 'json',
+      json: jsonLogs(get('LOG_FORMAT'), this.isProduction),
     };
     this.docsEnabled = get('DOCS_ENABLED');
     this.shutdownTimeoutMs = get('SHUTDOWN_TIMEOUT_MS');
     this.workers = get('WORKERS');
   }
+}
+
+/** JSON lines when asked for, or by default in production. */
+function jsonLogs(format: string | undefined, isProduction: boolean): boolean {
+  return format === 'json' || (isProduction && format !== 'pretty');
 }

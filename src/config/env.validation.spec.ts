@@ -187,4 +187,25 @@ describe(AppConfig.name, () => {
 
     expect(config.http.corsOrigins).toEqual(['http://localhost:3000', 'https://app.example.com']);
   });
+
+  it.each([
+    [{}, { level: 'info', json: false }],
+    [{ NODE_ENV: 'production' }, { level: 'info', json: true }],
+    [
+      { NODE_ENV: 'production', LOG_FORMAT: 'pretty' },
+      { level: 'info', json: false },
+    ],
+    [
+      { LOG_FORMAT: 'json', LOG_LEVEL: 'warn' },
+      { level: 'warn', json: true },
+    ],
+  ])('should read the same log settings before and after validation: %j', (env, expected) => {
+    expect(AppConfig.earlyLog(env)).toEqual(expected);
+    const production = env.NODE_ENV === 'production' ? { DATABASE_URL: 'postgres://db/x' } : {};
+    expect(AppConfig.fromEnv({ ...MINIMAL, ...production, ...env }).log).toEqual(expected);
+  });
+
+  it('should read an unknown LOG_LEVEL as info before validation', () => {
+    expect(AppConfig.earlyLog({ LOG_LEVEL: 'loud' }).level).toBe('info');
+  });
 });
