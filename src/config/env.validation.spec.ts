@@ -188,7 +188,7 @@ describe(AppConfig.name, () => {
     expect(config.http.corsOrigins).toEqual(['http://localhost:3000', 'https://app.example.com']);
   });
 
-  it.each([
+  it.each<[Record<string, string>, AppConfig['log']]>([
     [{}, { level: 'info', json: false }],
     [{ NODE_ENV: 'production' }, { level: 'info', json: true }],
     [
