@@ -1,12 +1,16 @@
+import { NestExpressApplication } from '@nestjs/platform-express';
+import fc from 'fast-check';
+import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { TasksMaintenance } from '../src/tasks/tasks.maintenance';
-import { createTask, Task, useTestApp } from './support/app';
+import { createTask, createTestApp, Task, useTestApp } from './support/app';
 import { betterAuthUser, newUser, TestUser } from './support/tokens';
 
 interface Changes {
   tasks: Task[];
   deleted_ids: number[];
   cursor: string;
+  has_more: boolean;
 }
 
 describe('Changes feed, bulk, clear-completed and stats', () => {
@@ -33,7 +37,12 @@ describe('Changes feed, bulk, clear-completed and stats', () => {
       expect(typeof first.cursor).toBe('string');
 
       const quiet = await changes(first.cursor);
-      expect(quiet).toEqual({ tasks: [], deleted_ids: [], cursor: expect.any(String) });
+      expect(quiet).toEqual({
+        tasks: [],
+        deleted_ids: [],
+        cursor: expect.any(String),
+        has_more: false,
+      });
 
       await suite.http.patch(`/api/tasks/${a.id}`).set(user.auth).send({ title: 'a2' }).expect(200);
       const c = await create({ title: 'c' });
@@ -46,7 +55,12 @@ describe('Changes feed, bulk, clear-completed and stats', () => {
       expect(second.deleted_ids).toEqual([b.id]);
 
       const third = await changes(second.cursor, `/api/${user.id}/tasks`);
-      expect(third).toEqual({ tasks: [], deleted_ids: [], cursor: expect.any(String) });
+      expect(third).toEqual({
+        tasks: [],
+        deleted_ids: [],
+        cursor: expect.any(String),
+        has_more: false,
+      });
     });
 
     it('should report bulk deletions and clear-completed as deletions', async () => {
@@ -74,6 +88,7 @@ describe('Changes feed, bulk, clear-completed and stats', () => {
         tasks: [],
         deleted_ids: [],
         cursor: expect.any(String),
+        has_more: false,
       });
     });
 
@@ -106,6 +121,166 @@ describe('Changes feed, bulk, clear-completed and stats', () => {
           .set(user.auth)
           .expect(422);
         expect(res.body.detail[0].loc).toEqual(['query', 'since']);
+      }
+    });
+  });
+
+  describe('changes feed in pages', () => {
+    let replica: NestExpressApplication;
+    let replicaHttp: ReturnType<typeof request>;
+    beforeAll(async () => {
+      replica = await createTestApp();
+      replicaHttp = request(replica.getHttpServer());
+    });
+    afterAll(() => replica?.close());
+
+    /** A client's copy of the user's tasks, kept by the feed alone. */
+    class Follower {
+      readonly tasks = new Map<number, Task>();
+      readonly delivered = new Set<string>();
+      cursor?: string;
+      pages = 0;
+
+      /** One page, from either API process; a change delivered twice fails the test. */
+      async page(limit: number): Promise<boolean> {
+        const http = this.pages++ % 2 ? replicaHttp : suite.http;
+        const query = new URLSearchParams({ limit: String(limit) });
+        if (this.cursor) query.set('since', this.cursor);
+        const res = await http
+          .get(`/api/tasks/changes?${query.toString()}`)
+          .set(user.auth)
+          .expect(200);
+        const body = res.body as Changes;
+        expect(body.tasks.length + body.deleted_ids.length).toBeLessThanOrEqual(limit);
+        for (const task of body.tasks) {
+          const version = JSON.stringify(task);
+          expect(this.delivered.has(version) ? version : 'new').toBe('new');
+          this.delivered.add(version);
+          this.tasks.set(task.id, task);
+        }
+        for (const id of body.deleted_ids) this.tasks.delete(id);
+        this.cursor = body.cursor;
+        return body.has_more;
+      }
+
+      /** Follows the cursor until the feed says there is no more. */
+      async drain(limit: number): Promise<void> {
+        while (await this.page(limit));
+      }
+    }
+
+    async function serverState(): Promise<Task[]> {
+      return (
+        await suite.http.get('/api/tasks?limit=1000&sort=created_at&order=asc').set(user.auth)
+      ).body as Task[];
+    }
+
+    it('should bound a page by limit and continue with has_more', async () => {
+      for (let i = 0; i < 5; i++) await create({ title: `t${i}` });
+      const first = await changes();
+      expect(first.has_more).toBe(false);
+      const paged = (await suite.http.get('/api/tasks/changes?limit=2').set(user.auth).expect(200))
+        .body as Changes;
+      expect(paged).toMatchObject({ has_more: true, deleted_ids: [] });
+      expect(paged.tasks.map((t) => t.title)).toEqual(['t0', 't1']);
+    });
+
+    it('should deliver every change exactly once across pages, passes and API processes while writes go on', async () => {
+      const ids: number[] = [];
+      for (let i = 0; i < 9; i++) ids.push((await create({ title: `t${i}` })).id);
+      const follower = new Follower();
+      await follower.page(4); // t0..t3 delivered
+      await suite.http
+        .patch(`/api/tasks/${ids[0]}`)
+        .set(user.auth)
+        .send({ title: 'x0' })
+        .expect(200);
+      await suite.http
+        .patch(`/api/tasks/${ids[6]}`)
+        .set(user.auth)
+        .send({ title: 'x6' })
+        .expect(200);
+      await suite.http.delete(`/api/tasks/${ids[1]}`).set(user.auth).expect(204);
+      await suite.http.delete(`/api/tasks/${ids[7]}`).set(user.auth).expect(204);
+      await create({ title: 'late' });
+      await follower.drain(4);
+      await follower.drain(4); // the next pass brings what changed during the first
+      expect([...follower.tasks.values()].sort((a, b) => a.id - b.id)).toEqual(await serverState());
+    });
+
+    it('should deliver a write that commits after a page was read exactly once', async () => {
+      const a = await create({ title: 'a' });
+      // A transaction that starts before the page is read and commits after it.
+      const late = suite.app.get(DataSource).createQueryRunner();
+      await late.startTransaction();
+      try {
+        await late.query(`INSERT INTO task (user_id, title) VALUES ($1, 'late')`, [user.id]);
+        await create({ title: 'b' });
+        const follower = new Follower();
+        expect(await follower.page(1)).toBe(true);
+        expect([...follower.tasks.keys()]).toEqual([a.id]);
+        await late.commitTransaction();
+        await follower.drain(1);
+        await follower.drain(1);
+        expect([...follower.tasks.values()].map((t) => t.title).sort()).toEqual(['a', 'b', 'late']);
+        expect([...follower.tasks.values()].sort((x, y) => x.id - y.id)).toEqual(
+          await serverState(),
+        );
+      } finally {
+        if (late.isTransactionActive) await late.rollbackTransaction();
+        await late.release();
+      }
+    });
+
+    it('should keep a follower exact under random writes and page sizes', async () => {
+      type Op = { kind: 'create' | 'update' | 'delete' | 'page'; pick: number; limit: number };
+      const op = fc.record({
+        kind: fc.constantFrom<Op['kind']>('create', 'update', 'delete', 'page'),
+        pick: fc.nat(),
+        limit: fc.integer({ min: 1, max: 4 }),
+      });
+      await fc.assert(
+        fc.asyncProperty(fc.array(op, { minLength: 5, maxLength: 25 }), async (ops) => {
+          user = await newUser();
+          const follower = new Follower();
+          const live: number[] = [];
+          for (const [n, { kind, pick, limit }] of ops.entries()) {
+            const target = live.length ? live[pick % live.length] : undefined;
+            if (kind === 'create') live.push((await create({ title: `c${n}` })).id);
+            else if (kind === 'page') await follower.page(limit);
+            else if (target !== undefined && kind === 'update') {
+              await suite.http
+                .patch(`/api/tasks/${target}`)
+                .set(user.auth)
+                .send({ title: `u${n}` });
+            } else if (target !== undefined) {
+              await suite.http.delete(`/api/tasks/${target}`).set(user.auth).expect(204);
+              live.splice(live.indexOf(target), 1);
+            }
+          }
+          await follower.drain(3);
+          await follower.drain(3);
+          const sorted = [...follower.tasks.values()].sort((a, b) => a.id - b.id);
+          expect(sorted).toEqual(await serverState());
+        }),
+        { numRuns: 15 },
+      );
+    }, 60_000);
+
+    it('should refuse a bad limit and a forged cursor at their own parameter', async () => {
+      for (const limit of ['0', '1001', 'x']) {
+        const res = await suite.http.get(`/api/tasks/changes?limit=${limit}`).set(user.auth);
+        expect([res.status, res.body.detail[0].loc]).toEqual([422, ['query', 'limit']]);
+      }
+      for (const forged of [
+        's:5:99999999999999999999:',
+        's:1:18446744073709551615:',
+        'c2/5:9:/5:9:/t/99999999999999999999/1',
+        'c2/1:2:/3:4:/d/0/0/0',
+      ]) {
+        const since = Buffer.from(forged).toString('base64url');
+        const res = await suite.http.get(`/api/tasks/changes?since=${since}`).set(user.auth);
+        expect([res.status, res.body.detail[0].loc]).toEqual([422, ['query', 'since']]);
       }
     });
   });

@@ -7,6 +7,7 @@ import {
   Logger,
 } from '@nestjs/common';
 import { Request, Response } from 'express';
+import { sqlState } from './sql-state';
 
 const DATABASE_UNAVAILABLE_CODES = new Set([
   'ECONNREFUSED',
@@ -19,6 +20,19 @@ const DATABASE_UNAVAILABLE_CODES = new Set([
   '57P02', // crash_shutdown
   '57P03', // cannot_connect_now
   '53300', // too_many_connections
+]);
+
+/**
+ * The database ended the work to protect itself or others: a limit it enforces (statement,
+ * lock wait, idle transaction) or a conflict that outlasted the retries. The request changed
+ * nothing and may be sent again.
+ */
+const DATABASE_BUSY_CODES = new Set([
+  '57014', // query_canceled (statement_timeout)
+  '55P03', // lock_not_available (lock_timeout)
+  '25P03', // idle_in_transaction_session_timeout
+  '40001', // serialization_failure
+  '40P01', // deadlock_detected
 ]);
 
 interface ErrorLike {
@@ -40,9 +54,7 @@ function asErrorLike(error: unknown): ErrorLike | undefined {
 
 /** PostgreSQL's data exceptions (SQLSTATE class 22): invalid text encoding, out-of-range values. */
 function isRejectedData(exception: unknown): boolean {
-  const error = asErrorLike(exception);
-  const code = error?.driverError?.code ?? error?.code;
-  return typeof code === 'string' && code.startsWith('22');
+  return sqlState(exception)?.startsWith('22') ?? false;
 }
 
 /** True for errors that mean "the database is not there right now", not "the query is wrong". */
@@ -101,6 +113,15 @@ export class AllExceptionsFilter implements ExceptionFilter {
       return {
         status: HttpStatus.UNPROCESSABLE_ENTITY,
         body: { detail: [{ loc: ['body'], msg: 'A value cannot be stored', type: 'value_error' }] },
+      };
+    }
+    if (DATABASE_BUSY_CODES.has(sqlState(exception) ?? '')) {
+      this.logger.warn(
+        `Database busy during ${request.method} ${routeOf(request)}: ${describe(exception)}`,
+      );
+      return {
+        status: HttpStatus.SERVICE_UNAVAILABLE,
+        body: { detail: 'Service temporarily unavailable: the database is busy, try again' },
       };
     }
     if (isDatabaseUnavailable(exception)) {

@@ -22,6 +22,12 @@ export class AppConfig {
     poolSize: number;
     connectTimeoutMs: number;
     queryTimeoutMs: number;
+    /** Enforced by PostgreSQL on every connection and inside every transaction. */
+    limits: {
+      statementTimeoutMs: number;
+      lockTimeoutMs: number;
+      idleInTransactionTimeoutMs: number;
+    };
     migrationsRun: boolean;
     preparedStatements: boolean;
   };
@@ -73,6 +79,11 @@ export class AppConfig {
       poolSize: get('DATABASE_POOL_SIZE'),
       connectTimeoutMs: get('DATABASE_CONNECT_TIMEOUT_MS'),
       queryTimeoutMs: get('DATABASE_QUERY_TIMEOUT_MS'),
+      limits: {
+        statementTimeoutMs: get('DATABASE_STATEMENT_TIMEOUT_MS'),
+        lockTimeoutMs: get('DATABASE_LOCK_TIMEOUT_MS'),
+        idleInTransactionTimeoutMs: get('DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS'),
+      },
       migrationsRun: get('DATABASE_MIGRATIONS_RUN'),
       preparedStatements: get('DATABASE_PREPARED_STATEMENTS'),
     };

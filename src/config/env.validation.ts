@@ -63,6 +63,20 @@ export class EnvironmentVariables {
   @IntegerEnv(100, 60000)
   DATABASE_CONNECT_TIMEOUT_MS = 3000;
 
+  /**
+   * Limits PostgreSQL itself enforces, so a statement or transaction that runs too long is ended
+   * by the server (which rolls it back) rather than abandoned by the client. 0 turns one off.
+   */
+  @IntegerEnv(0, 600000)
+  DATABASE_STATEMENT_TIMEOUT_MS = 5000;
+
+  @IntegerEnv(0, 600000)
+  DATABASE_LOCK_TIMEOUT_MS = 2000;
+
+  @IntegerEnv(0, 600000)
+  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS = 10000;
+
+  /** The client's backstop above the server's limits: a connection that hits it is destroyed. */
   @IntegerEnv(100, 600000)
   DATABASE_QUERY_TIMEOUT_MS = 10000;
 
@@ -167,6 +181,15 @@ export function validateEnv(raw: Record<string, unknown>): EnvironmentVariables 
   if (!env.DATABASE_URL) {
     problems.push(
       'DATABASE_URL: is required (NODE_ENV=production never starts an embedded database)',
+    );
+  }
+  if (
+    env.DATABASE_STATEMENT_TIMEOUT_MS === 0 ||
+    env.DATABASE_QUERY_TIMEOUT_MS <= env.DATABASE_STATEMENT_TIMEOUT_MS
+  ) {
+    problems.push(
+      'DATABASE_QUERY_TIMEOUT_MS: must be greater than DATABASE_STATEMENT_TIMEOUT_MS (and that ' +
+        "not 0): the client-side timeout is only a backstop behind the database's own",
     );
   }
   if (!env.BETTER_AUTH_SECRET && !env.BETTER_AUTH_URL && !env.BETTER_AUTH_JWKS_URL) {

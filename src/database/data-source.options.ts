@@ -1,19 +1,28 @@
 import { DataSourceOptions } from 'typeorm';
+import { guardedPoolOptions, SessionLimits } from './connection-guard';
 import { TaskEntity } from '../tasks/task.entity';
 import { CreateTask1764086400000 } from './migrations/1764086400000-CreateTask';
 import { TaskPlanningAndSync1764172800000 } from './migrations/1764172800000-TaskPlanningAndSync';
+import { ChangesFeedPaging1764950400000 } from './migrations/1764950400000-ChangesFeedPaging';
 
 export interface DatabaseSettings {
   url: string;
   poolSize?: number;
   connectTimeoutMs?: number;
+  /** Client-side backstop per statement; the server's `limits` should end statements first. */
   queryTimeoutMs?: number;
+  /** Server-side limits for the app's pool (migrations and the CLI run without them). */
+  limits?: SessionLimits;
   migrationsRun?: boolean;
 }
 
 /** Entities and migrations are listed, not globbed: the same list works from src/, dist/ and jest. */
 export const entities = [TaskEntity];
-export const migrations = [CreateTask1764086400000, TaskPlanningAndSync1764172800000];
+export const migrations = [
+  CreateTask1764086400000,
+  TaskPlanningAndSync1764172800000,
+  ChangesFeedPaging1764950400000,
+];
 
 /**
  * One definition of the connection for the app (through `TypeOrmModule`) and the TypeORM CLI
@@ -36,7 +45,9 @@ export function buildDataSourceOptions(settings: DatabaseSettings): DataSourceOp
       connectionTimeoutMillis: settings.connectTimeoutMs ?? 3000,
       query_timeout: settings.queryTimeoutMs ?? 10000,
       idleTimeoutMillis: 30000,
+      keepAlive: true,
       application_name: 'todo-api',
+      ...(settings.limits && guardedPoolOptions(settings.limits)),
     },
   };
 }

@@ -24,7 +24,7 @@ export const rankToPriority = (rank: number): Priority => PRIORITIES[rank - 1] ?
 @Entity({ name: 'task' })
 @Index('task_user_created_idx', ['userId', 'createdAt', 'id'])
 @Index('task_user_due_idx', ['userId', 'dueDate', 'id'])
-@Index('task_user_change_idx', ['userId', 'changeXid'])
+@Index('task_user_change_id_idx', ['userId', 'changeXid', 'id'])
 // Declared so that `migration:generate` leaves them alone; their definitions live in migrations
 // (trigram operator classes are beyond what TypeORM can describe).
 @Index('task_user_search_idx', { synchronize: false })

@@ -120,13 +120,12 @@ export class TasksController {
   }
 
   @Get('changes')
-  @ApiOperation({ summary: 'What changed since a cursor: tasks, deleted ids, the next cursor' })
+  @ApiOperation({
+    summary: 'What changed since a cursor: tasks, deleted ids, the next cursor, one page at a time',
+  })
   @ApiOkResponse({ type: ChangesResponse })
-  changes(
-    @CurrentUser() user: AuthUser,
-    @Query() { since }: ChangesQuery,
-  ): Promise<ChangesResponse> {
-    return this.tasks.changes(user.id, since);
+  changes(@CurrentUser() user: AuthUser, @Query() query: ChangesQuery): Promise<ChangesResponse> {
+    return this.tasks.changes(user.id, query);
   }
 
   @Get('stats')

@@ -1,10 +1,14 @@
-import { Injectable, Optional } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { InjectEntityManager } from '@nestjs/typeorm';
 import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import { EntityManager } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { AppConfig } from '../config/app-config';
+import { SessionLimits } from '../database/connection-guard';
+import { sqlState } from '../common/sql-state';
+import { inTransaction, TransactionOptions } from '../database/transactions';
+import { ChangesPass } from './changes-cursor';
 import { SortField, TaskStatusFilter } from './dto/list-tasks.query';
 import { Recurrence } from './recurrence';
 import { TaskEntity, TaskFields } from './task.entity';
@@ -109,6 +113,29 @@ function fromRow(row: TaskRow): TaskEntity {
   };
 }
 
+/** A change's position in the feed, with what it is. */
+export interface ChangedTask {
+  task: TaskEntity;
+  changeXid: string;
+}
+export interface DeletedTask {
+  taskId: number;
+  changeXid: string;
+}
+/** One page of a changes pass: what `since` did not see and `pass.upto` does, after the key. */
+export interface ChangeWindow extends Pick<ChangesPass, 'upto' | 'afterXid' | 'afterId'> {
+  since?: string;
+  limit: number;
+}
+
+/**
+ * Named statements work on a direct connection and through poolers that keep them (PgBouncer
+ * 1.21+ with max_prepared_statements, Neon's). A transaction-mode pooler without that answers
+ * "prepared statement … does not exist / already exists": then this process switches to unnamed
+ * statements for good, says so once, and the read is sent again.
+ */
+const PREPARED_STATEMENT_REFUSED = new Set(['26000', '42P05']);
+
 const statementNames = new Map<string, string>();
 /** A stable name per SQL text: PostgreSQL plans a named statement once per connection. */
 function statementName(sql: string): string {
@@ -118,6 +145,28 @@ function statementName(sql: string): string {
     statementNames.set(sql, name);
   }
   return name;
+}
+
+/**
+ * A change is in the window when the snapshot `upto` sees its transaction, `since` (if any) did
+ * not, and it comes after the last one sent. Parameters: see {@link changeWindowParams}.
+ */
+function changeWindowSql(idColumn: string, window: ChangeWindow): string {
+  const seenBy = (snapshot: string) =>
+    `pg_visible_in_snapshot(change_xid::text::xid8, ${snapshot}::pg_snapshot)`;
+  return [
+    `(change_xid, ${idColumn}) > ($3::bigint, $4::int)`,
+    `change_xid < pg_snapshot_xmax($2::pg_snapshot)::text::bigint`,
+    seenBy('$2'),
+    ...(window.since === undefined
+      ? []
+      : [`change_xid >= pg_snapshot_xmin($6::pg_snapshot)::text::bigint`, `NOT ${seenBy('$6')}`]),
+  ].join(' AND ');
+}
+
+function changeWindowParams(ownerId: string, window: ChangeWindow): unknown[] {
+  const params = [ownerId, window.upto, window.afterXid, window.afterId, window.limit];
+  return window.since === undefined ? params : [...params, window.since];
 }
 
 /** `%` and `_` in a search are literal characters. */
@@ -130,18 +179,33 @@ const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
  */
 @Injectable()
 export class TasksRepository {
-  private readonly preparedStatements: boolean;
+  private static readonly logger = new Logger(TasksRepository.name);
+  /** Shared by every instance of a process (transaction-bound ones too), see the fallback. */
+  private static namedStatements = true;
+  private readonly limits: SessionLimits;
 
   constructor(
     @InjectEntityManager() private readonly manager: EntityManager,
-    @Optional() config?: AppConfig,
+    private readonly config: AppConfig,
   ) {
-    this.preparedStatements = config?.database.preparedStatements ?? false;
+    this.limits = config.database.limits;
+    TasksRepository.namedStatements &&= config.database.preparedStatements;
   }
 
-  /** Runs `work` in one transaction, with a repository bound to it. */
-  transaction<T>(work: (tx: TasksRepository) => Promise<T>): Promise<T> {
-    return this.manager.transaction((manager) => work(new TasksRepository(manager)));
+  /**
+   * Runs `work` in one transaction, with a repository bound to it: committed before this
+   * resolves, or rolled back (see inTransaction for the limits and retries).
+   */
+  transaction<T>(
+    work: (tx: TasksRepository) => Promise<T>,
+    options?: TransactionOptions,
+  ): Promise<T> {
+    return inTransaction(
+      this.manager.connection,
+      this.limits,
+      (manager) => work(new TasksRepository(manager, this.config)),
+      options,
+    );
   }
 
   /**
@@ -149,10 +213,22 @@ export class TasksRepository {
    * parsed and planned once per connection, and no query-runner object per call.
    */
   private async select<T>(sql: string, params: unknown[]): Promise<T[]> {
-    if (this.preparedStatements && !this.manager.queryRunner) {
+    if (TasksRepository.namedStatements && !this.manager.queryRunner) {
       const pool = (this.manager.connection.driver as PostgresDriver).master as Pool;
-      return (await pool.query({ name: statementName(sql), text: sql, values: params }))
-        .rows as T[];
+      try {
+        return (await pool.query({ name: statementName(sql), text: sql, values: params }))
+          .rows as T[];
+      } catch (error) {
+        if (!PREPARED_STATEMENT_REFUSED.has(sqlState(error) ?? '')) throw error;
+        if (TasksRepository.namedStatements) {
+          TasksRepository.namedStatements = false;
+          TasksRepository.logger.warn(
+            'The database (or a pooler in front of it) refused a named prepared statement: ' +
+              'using unnamed statements from now on. Set DATABASE_PREPARED_STATEMENTS=false ' +
+              'to start that way.',
+          );
+        }
+      }
     }
     return this.manager.query<T[]>(sql, params);
   }
@@ -188,23 +264,22 @@ export class TasksRepository {
       where.push(`(title ILIKE ${pattern} OR description ILIKE ${pattern})`);
     }
     const direction = filter.order === 'asc' ? 'ASC' : 'DESC';
-    const rows = await this.select<TaskRow & { total_count: string }>(
-      `SELECT ${COLUMNS}, count(*) OVER () AS total_count FROM task
-       WHERE ${where.join(' AND ')}
+    const conditions = where.join(' AND ');
+    const tasks = await this.rows(
+      `SELECT ${COLUMNS} FROM task WHERE ${conditions}
        ORDER BY ${ORDER_BY[filter.sort](direction)}
        LIMIT ${param(filter.limit)} OFFSET ${param(filter.offset)}`,
       params,
     );
-
-    if (rows.length > 0 || filter.offset === 0) {
-      return { tasks: rows.map(fromRow), total: rows.length ? Number(rows[0].total_count) : 0 };
-    }
-    // Paged past the end: the window count saw no row, so count separately.
+    // A page that is not full ends the list, so it tells the total. Only a full page (or one past
+    // the end) needs a count, which PostgreSQL answers from the index without the rows' columns.
+    const endsHere = tasks.length < filter.limit && (tasks.length > 0 || filter.offset === 0);
+    if (endsHere) return { tasks, total: filter.offset + tasks.length };
     const [{ count }] = await this.select<{ count: number }>(
-      `SELECT count(*)::int AS count FROM task WHERE ${where.join(' AND ')}`,
+      `SELECT count(*)::int AS count FROM task WHERE ${conditions}`,
       params.slice(0, -2),
     );
-    return { tasks: [], total: count };
+    return { tasks, total: count };
   }
 
   async findOwned(ownerId: string, id: number): Promise<TaskEntity | null> {
@@ -294,39 +369,35 @@ export class TasksRepository {
     return rows.map((row) => row.task_id);
   }
 
-  /**
-   * Everything changed after `since`, read in one snapshot. `since` is the snapshot of the
-   * previous read (`xmin:xmax:xip`): a change is new when its transaction was not visible to that
-   * snapshot, so a write that committed late with an older transaction id is still seen once,
-   * and nothing already sent is sent again.
-   */
-  async changesOwned(
-    ownerId: string,
-    since: string | undefined,
-  ): Promise<{ tasks: TaskEntity[]; deletedIds: number[]; snapshot: string }> {
-    return this.manager.transaction('REPEATABLE READ', async (manager) => {
-      const [{ snapshot }] = await manager.query<{ snapshot: string }[]>(
-        `SELECT pg_current_snapshot()::text AS snapshot`,
-      );
-      const tx = new TasksRepository(manager);
-      if (since === undefined) {
-        const tasks = await tx.rows(`SELECT ${COLUMNS} FROM task WHERE user_id = $1 ORDER BY id`, [
-          ownerId,
-        ]);
-        return { tasks, deletedIds: [], snapshot };
-      }
-      const isNew = `change_xid >= pg_snapshot_xmin($2::pg_snapshot)::text::bigint
-        AND NOT pg_visible_in_snapshot(change_xid::text::xid8, $2::pg_snapshot)`;
-      const tasks = await tx.rows(
-        `SELECT ${COLUMNS} FROM task WHERE user_id = $1 AND ${isNew} ORDER BY id`,
-        [ownerId, since],
-      );
-      const deleted = await manager.query<{ task_id: number }[]>(
-        `SELECT task_id FROM task_tombstone WHERE user_id = $1 AND ${isNew} ORDER BY task_id`,
-        [ownerId, since],
-      );
-      return { tasks, deletedIds: deleted.map((row) => row.task_id), snapshot };
-    });
+  /** The snapshot a changes pass reads up to (`xmin:xmax:xip,…`). */
+  async currentSnapshot(): Promise<string> {
+    const [{ snapshot }] = await this.select<{ snapshot: string }>(
+      'SELECT pg_current_snapshot()::text AS snapshot',
+      [],
+    );
+    return snapshot;
+  }
+
+  /** The owner's tasks changed in the window, in feed order, at most `window.limit`. */
+  async changedOwned(ownerId: string, window: ChangeWindow): Promise<ChangedTask[]> {
+    const rows = await this.select<TaskRow & { change_xid: string }>(
+      `SELECT ${COLUMNS}, change_xid::text AS change_xid FROM task
+       WHERE user_id = $1 AND ${changeWindowSql('id', window)}
+       ORDER BY change_xid, id LIMIT $5`,
+      changeWindowParams(ownerId, window),
+    );
+    return rows.map((row) => ({ task: fromRow(row), changeXid: row.change_xid }));
+  }
+
+  /** The owner's deletions in the window, in feed order, at most `window.limit`. */
+  async deletedOwned(ownerId: string, window: ChangeWindow): Promise<DeletedTask[]> {
+    const rows = await this.select<{ task_id: number; change_xid: string }>(
+      `SELECT task_id, change_xid::text AS change_xid FROM task_tombstone
+       WHERE user_id = $1 AND ${changeWindowSql('task_id', window)}
+       ORDER BY change_xid, task_id LIMIT $5`,
+      changeWindowParams(ownerId, window),
+    );
+    return rows.map((row) => ({ taskId: row.task_id, changeXid: row.change_xid }));
   }
 
   async statsOwned(ownerId: string): Promise<TaskStats> {

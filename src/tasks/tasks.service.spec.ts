@@ -3,6 +3,8 @@ import { RequestValidationException } from '../common/validation-error';
 import { BulkTasksDto } from './dto/bulk-tasks.dto';
 import { CreateTaskDto } from './dto/create-task.dto';
 import { ListTasksQuery } from './dto/list-tasks.query';
+import { ChangesQuery } from './dto/sync.dto';
+import { encodeCursor } from './changes-cursor';
 import { TaskEntity } from './task.entity';
 import { TasksRepository } from './tasks.repository';
 import { TasksService } from './tasks.service';
@@ -46,7 +48,8 @@ const OWNED_METHODS = [
   'updateOwned',
   'deleteOwned',
   'deleteCompletedOwned',
-  'changesOwned',
+  'changedOwned',
+  'deletedOwned',
   'statsOwned',
   'claimIdempotencyKey',
   'storeIdempotentReply',
@@ -56,6 +59,7 @@ function mockRepository(): jest.Mocked<TasksRepository> {
   const repository = {
     transaction: jest.fn(),
     purgeExpired: jest.fn(),
+    currentSnapshot: jest.fn(),
     ...Object.fromEntries(OWNED_METHODS.map((method) => [method, jest.fn()])),
   } as unknown as jest.Mocked<TasksRepository>;
   repository.transaction.mockImplementation((work) => work(repository));
@@ -727,11 +731,12 @@ describe(TasksService.name, () => {
   });
 
   describe('remove', () => {
-    it('should delete the owned task without locking it first when there is no If-Match', async () => {
+    it('should delete the owned task in a transaction without locking it first when there is no If-Match', async () => {
       repository.deleteOwned.mockResolvedValue([17]);
 
       await expect(service.remove(OWNER, 17)).resolves.toBeUndefined();
 
+      expect(repository.transaction).toHaveBeenCalledTimes(1);
       expect(repository.deleteOwned).toHaveBeenCalledWith(OWNER, [17]);
       expect(repository.lockOwned).not.toHaveBeenCalled();
     });
@@ -865,38 +870,82 @@ describe(TasksService.name, () => {
   });
 
   describe('changes', () => {
-    it('should return everything with a cursor when none is given', async () => {
-      repository.changesOwned.mockResolvedValue({
-        tasks: [taskEntity({ priority: 1 })],
-        deletedIds: [],
-        snapshot: '812:815:813',
+    const changed = (id: number, changeXid: string) => ({ task: taskEntity({ id }), changeXid });
+    const decode = (cursor: string) => Buffer.from(cursor, 'base64url').toString();
+    const query = (since?: string, limit = 500) =>
+      Object.assign(new ChangesQuery(), { since, limit });
+
+    it('should list every task on a first sync, and no deletions, in one pass', async () => {
+      repository.currentSnapshot.mockResolvedValue('812:815:813');
+      repository.changedOwned.mockResolvedValue([changed(17, '700')]);
+
+      const answer = await service.changes(OWNER, query());
+
+      expect(repository.changedOwned).toHaveBeenCalledWith(OWNER, {
+        upto: '812:815:813',
+        deletions: false,
+        afterXid: '0',
+        afterId: 0,
+        since: undefined,
+        limit: 501,
       });
-
-      const answer = await service.changes(OWNER);
-
-      expect(repository.changesOwned).toHaveBeenCalledWith(OWNER, undefined);
-      expect(answer.tasks).toEqual([expect.objectContaining({ id: 17, priority: 'low' })]);
-      expect(answer.deleted_ids).toEqual([]);
-      expect(answer.cursor).toMatch(/^[A-Za-z0-9_-]+$/);
+      expect(repository.deletedOwned).not.toHaveBeenCalled();
+      expect(answer).toEqual({
+        tasks: [expect.objectContaining({ id: 17 })],
+        deleted_ids: [],
+        cursor: expect.stringMatching(/^[A-Za-z0-9_-]+$/),
+        has_more: false,
+      });
+      expect(decode(answer.cursor)).toBe('c2/812:815:813');
     });
 
-    it('should hand back a cursor that decodes to the snapshot and round-trips', async () => {
-      repository.changesOwned
-        .mockResolvedValueOnce({ tasks: [], deletedIds: [], snapshot: '812:815:813' })
-        .mockResolvedValueOnce({ tasks: [], deletedIds: [3, 4], snapshot: '900:900:' })
-        .mockResolvedValueOnce({ tasks: [], deletedIds: [], snapshot: '901:903:902' });
+    it('should page through tasks, then deletions, then start the next pass at its snapshot', async () => {
+      repository.currentSnapshot.mockResolvedValueOnce('900:900:');
+      repository.changedOwned
+        .mockResolvedValueOnce([changed(1, '850'), changed(2, '850'), changed(3, '851')])
+        .mockResolvedValueOnce([changed(3, '851')]);
+      repository.deletedOwned
+        .mockResolvedValueOnce([
+          { taskId: 9, changeXid: '860' },
+          { taskId: 8, changeXid: '861' },
+        ])
+        .mockResolvedValueOnce([{ taskId: 8, changeXid: '861' }]);
 
-      const first = await service.changes(OWNER);
-      const second = await service.changes(OWNER, first.cursor);
-      await service.changes(OWNER, second.cursor);
+      const first = await service.changes(OWNER, query(encodeCursor({ since: '800:800:' }), 2));
+      const second = await service.changes(OWNER, query(first.cursor, 2));
+      const third = await service.changes(OWNER, query(second.cursor, 2));
 
-      expect(Buffer.from(first.cursor, 'base64url').toString()).toContain('812:815:813');
-      expect(repository.changesOwned.mock.calls).toEqual([
-        [OWNER, undefined],
-        [OWNER, '812:815:813'],
-        [OWNER, '900:900:'],
+      expect([first, second, third].map((a) => [a.tasks.map((t) => t.id), a.deleted_ids])).toEqual([
+        [[1, 2], []],
+        [[3], [9]],
+        [[], [8]],
       ]);
-      expect(second.deleted_ids).toEqual([3, 4]);
+      expect([first, second, third].map((a) => a.has_more)).toEqual([true, true, false]);
+      const pass = { since: '800:800:', upto: '900:900:' };
+      expect(repository.changedOwned.mock.calls).toEqual([
+        [OWNER, { ...pass, deletions: false, afterXid: '0', afterId: 0, limit: 3 }],
+        [OWNER, { ...pass, deletions: false, afterXid: '850', afterId: 2, limit: 3 }],
+      ]);
+      expect(repository.deletedOwned.mock.calls).toEqual([
+        [OWNER, { ...pass, deletions: false, afterXid: '0', afterId: 0, limit: 2 }],
+        [OWNER, { ...pass, deletions: true, afterXid: '860', afterId: 9, limit: 3 }],
+      ]);
+      expect(repository.currentSnapshot).toHaveBeenCalledTimes(1);
+      expect(decode(third.cursor)).toBe('c2/900:900:');
+    });
+
+    it('should accept a cursor issued before paging as the start of a pass', async () => {
+      repository.currentSnapshot.mockResolvedValue('901:903:902');
+      repository.changedOwned.mockResolvedValue([]);
+      repository.deletedOwned.mockResolvedValue([{ taskId: 4, changeXid: '880' }]);
+
+      const answer = await service.changes(OWNER, query(base64url('s:812:815:813')));
+
+      expect(repository.deletedOwned).toHaveBeenCalledWith(
+        OWNER,
+        expect.objectContaining({ since: '812:815:813', upto: '901:903:902' }),
+      );
+      expect(answer.deleted_ids).toEqual([4]);
     });
 
     it.each([
@@ -913,9 +962,17 @@ describe(TasksService.name, () => {
       base64url('s:5:9:9'),
       base64url('s:5:9:7,6'),
       base64url('s:5:9:7,7'),
+      base64url('s:5:99999999999999999999:'),
+      base64url('s:5:9223372036854775808:'),
+      base64url('c2/5:9:/5:9:/x/0/0'),
+      base64url('c2/5:9:/5:9:/t/-1/0'),
+      base64url('c2/5:9:/5:9:/t/0/2147483648'),
+      base64url('c2/5:9:/5:9:/t/0/0/extra'),
+      base64url('c2/5:9:/5:9:'),
     ])('should refuse the cursor %p with a 422 on since and query nothing', async (cursor) => {
-      await expectValidationError(() => service.changes(OWNER, cursor), ['query', 'since']);
-      expect(repository.changesOwned).not.toHaveBeenCalled();
+      await expectValidationError(() => service.changes(OWNER, query(cursor)), ['query', 'since']);
+      expect(ownedCalls(repository)).toEqual([]);
+      expect(repository.currentSnapshot).not.toHaveBeenCalled();
     });
   });
 

@@ -12,14 +12,20 @@ import { BulkResultResponse, BulkTasksDto } from './dto/bulk-tasks.dto';
 import { CompleteTaskDto } from './dto/complete-task.dto';
 import { CreateTaskDto } from './dto/create-task.dto';
 import { ListTasksQuery } from './dto/list-tasks.query';
-import { ChangesResponse, ClearTasksResponse, TaskStatsResponse } from './dto/sync.dto';
+import {
+  ChangesQuery,
+  ChangesResponse,
+  ClearTasksResponse,
+  TaskStatsResponse,
+} from './dto/sync.dto';
 import { TaskResponse } from './dto/task.response';
 import { UpdateTaskDto } from './dto/update-task.dto';
 import { nextOccurrence } from './recurrence';
 import { Reply } from './reply';
 import { priorityToRank, TaskEntity } from './task.entity';
 import { etagOf, toTaskResponse } from './tasks.mapper';
-import { TaskPatch, TasksRepository } from './tasks.repository';
+import { ChangesPass, decodeCursor, encodeCursor } from './changes-cursor';
+import { DeletedTask, TaskPatch, TasksRepository } from './tasks.repository';
 
 /** Ids are PostgreSQL `integer`s: anything outside cannot exist, so it is simply not found. */
 const MAX_TASK_ID = 2_147_483_647;
@@ -82,7 +88,7 @@ export class TasksService {
     return this.idempotent(
       ownerId,
       idempotencyKey,
-      { operation: 'create', payload: dto, status: HttpStatus.CREATED, transactional: false },
+      { operation: 'create', payload: dto, status: HttpStatus.CREATED },
       (tx) => tx.createOwned(ownerId, fields).then(replyWith),
     );
   }
@@ -129,14 +135,10 @@ export class TasksService {
 
   async remove(ownerId: string, id: number, ifMatch?: string): Promise<void> {
     if (!isTaskId(id)) found(null);
-    // Without If-Match the delete is one statement: no transaction to wrap it in.
-    const deleted =
-      ifMatch === undefined
-        ? await this.repository.deleteOwned(ownerId, [id])
-        : await this.repository.transaction(async (tx) => {
-            assertMatches(found(await tx.lockOwned(ownerId, id)), ifMatch);
-            return tx.deleteOwned(ownerId, [id]);
-          });
+    const deleted = await this.repository.transaction(async (tx) => {
+      if (ifMatch !== undefined) assertMatches(found(await tx.lockOwned(ownerId, id)), ifMatch);
+      return tx.deleteOwned(ownerId, [id]);
+    });
     if (deleted.length === 0) found(null);
   }
 
@@ -147,7 +149,7 @@ export class TasksService {
   ): Promise<Reply<BulkResultResponse>> {
     const ids = [...new Set(dto.ids)];
     const candidates = ids.filter(isTaskId);
-    const request = { operation: 'bulk', payload: dto, status: HttpStatus.OK, transactional: true };
+    const request = { operation: 'bulk', payload: dto, status: HttpStatus.OK };
     return this.idempotent(ownerId, idempotencyKey, request, async (tx) => {
       let updated: number[];
       if (dto.action === 'delete') {
@@ -171,18 +173,58 @@ export class TasksService {
   }
 
   async clearCompleted(ownerId: string): Promise<ClearTasksResponse> {
-    return { deleted: (await this.repository.deleteCompletedOwned(ownerId)).length };
+    const deleted = await this.repository.transaction((tx) => tx.deleteCompletedOwned(ownerId));
+    return { deleted: deleted.length };
   }
 
-  async changes(ownerId: string, cursor?: string): Promise<ChangesResponse> {
-    const { tasks, deletedIds, snapshot } = await this.repository.changesOwned(
-      ownerId,
-      cursor === undefined ? undefined : decodeCursor(cursor),
-    );
+  /**
+   * One page of the changes feed (see ChangesCursor): tasks first, then deletions, at most
+   * `limit` items in all. Each page is one statement per kind, so no request holds a
+   * transaction, and any API process can answer the next page.
+   */
+  async changes(ownerId: string, query: ChangesQuery): Promise<ChangesResponse> {
+    const { since, pass: current } = query.since === undefined ? {} : decodeCursor(query.since);
+    const pass = current ?? {
+      upto: await this.repository.currentSnapshot(),
+      deletions: false,
+      afterXid: '0',
+      afterId: 0,
+    };
+    const window = (limit: number) => ({ ...pass, since, limit });
+    const more = query.limit + 1; // one beyond the page tells whether there is more
+
+    const changed = pass.deletions ? [] : await this.repository.changedOwned(ownerId, window(more));
+    const tasks = changed.slice(0, query.limit);
+    let next: ChangesPass | undefined;
+    if (changed.length > query.limit) {
+      const last = tasks[tasks.length - 1];
+      next = { ...pass, afterXid: last.changeXid, afterId: last.task.id };
+    }
+    let deleted: DeletedTask[] = [];
+    if (!next && since !== undefined) {
+      // A first sync lists what exists: there is nothing it could have deleted.
+      const from = pass.deletions ? pass : { ...pass, afterXid: '0', afterId: 0 };
+      const room = query.limit - tasks.length;
+      const found = await this.repository.deletedOwned(ownerId, {
+        ...from,
+        since,
+        limit: room + 1,
+      });
+      deleted = found.slice(0, room);
+      if (found.length > room) {
+        const last = deleted[deleted.length - 1] as DeletedTask | undefined;
+        next = {
+          ...from,
+          deletions: true,
+          ...(last && { afterXid: last.changeXid, afterId: last.taskId }),
+        };
+      }
+    }
     return {
-      tasks: tasks.map(toTaskResponse),
-      deleted_ids: deletedIds,
-      cursor: encodeCursor(snapshot),
+      tasks: tasks.map(({ task }) => toTaskResponse(task)),
+      deleted_ids: deleted.map(({ taskId }) => taskId),
+      cursor: encodeCursor(next ? { since, pass: next } : { since: pass.upto }),
+      has_more: next !== undefined,
     };
   }
 
@@ -245,19 +287,17 @@ export class TasksService {
 
   /**
    * Runs `work` once per (user, key): a retry with the same body gets the stored reply, marked
-   * replayed; the same key with another body is a client error. Without a key, `work` runs in a
-   * transaction when it needs one (several statements), else on its own.
+   * replayed; the same key with another body is a client error. Either way `work` runs in one
+   * transaction, committed before the answer leaves.
    */
   private async idempotent<T>(
     ownerId: string,
     key: string | undefined,
-    request: { operation: string; payload: object; status: number; transactional: boolean },
+    request: { operation: string; payload: object; status: number },
     work: (tx: TasksRepository) => Promise<Reply<T>>,
   ): Promise<Reply<T>> {
     const { operation, payload, status } = request;
-    if (key === undefined) {
-      return request.transactional ? this.repository.transaction(work) : work(this.repository);
-    }
+    if (key === undefined) return this.repository.transaction(work);
     const requestHash = createHash('sha256')
       .update(`${operation}\n${stableJson(payload)}`)
       .digest('hex');
@@ -325,31 +365,4 @@ function stableJson(value: unknown): string {
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
   }
   return JSON.stringify(value) ?? 'null';
-}
-
-/** The cursor is the reading snapshot (`xmin:xmax:xip,…`), opaque to clients. */
-function encodeCursor(snapshot: string): string {
-  return Buffer.from(`s:${snapshot}`).toString('base64url');
-}
-
-function decodeCursor(cursor: string): string {
-  const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  const match = /^s:(\d{1,20}):(\d{1,20}):((?:\d{1,20})(?:,\d{1,20})*)?$/.exec(text);
-  if (match) {
-    const [xmin, xmax] = [BigInt(match[1]), BigInt(match[2])];
-    const inProgress = match[3] ? match[3].split(',').map(BigInt) : [];
-    // What PostgreSQL's pg_snapshot input accepts: xmin <= xip < xmax, ascending.
-    const valid =
-      xmin > 0n &&
-      xmin <= xmax &&
-      inProgress.every(
-        (xid, i) => xid >= xmin && xid < xmax && (i === 0 || xid > inProgress[i - 1]),
-      );
-    if (valid) return text.slice(2);
-  }
-  throw RequestValidationException.single(
-    ['query', 'since'],
-    'Invalid cursor: pass the `cursor` of a previous changes answer',
-    'value_error',
-  );
 }

@@ -1,13 +1,31 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
+import { IntegerFromString } from './validation.decorators';
 import { TaskResponse } from './task.response';
 
+export const CHANGES_PAGE_DEFAULT = 500;
+export const CHANGES_PAGE_MAX = 1000;
+
 export class ChangesQuery {
-  @ApiPropertyOptional({ description: 'The `cursor` of the previous answer; omit for everything' })
+  @ApiPropertyOptional({
+    description:
+      'The `cursor` of the previous answer; omit for everything. Follow it while `has_more`.',
+  })
   @IsOptional()
   @IsString({ message: 'Input should be a valid string' })
-  @MaxLength(200, { message: 'String should have at most 200 characters' })
+  @MaxLength(4096, { message: 'String should have at most 4096 characters' })
   since?: string;
+
+  @ApiPropertyOptional({
+    type: Number,
+    minimum: 1,
+    maximum: CHANGES_PAGE_MAX,
+    default: CHANGES_PAGE_DEFAULT,
+    description: 'Most tasks plus deleted ids in one answer',
+  })
+  @IsOptional()
+  @IntegerFromString({ min: 1, max: CHANGES_PAGE_MAX })
+  limit: number = CHANGES_PAGE_DEFAULT;
 }
 
 export class ChangesResponse {
@@ -17,8 +35,11 @@ export class ChangesResponse {
   @ApiProperty({ type: [Number], description: 'Deleted since the cursor' })
   deleted_ids: number[];
 
-  @ApiProperty({ description: 'Opaque; pass it as `since` next time', example: 'eDo3NDI' })
+  @ApiProperty({ description: 'Opaque; pass it as `since` next time', example: 'YzIvNzQy' })
   cursor: string;
+
+  @ApiProperty({ description: 'More changes wait: ask again at once with `since=cursor`' })
+  has_more: boolean;
 }
 
 export class ClearTasksQuery {

@@ -1,0 +1,109 @@
+import { Logger } from '@nestjs/common';
+import { Client, ClientConfig } from 'pg';
+
+/** Limits PostgreSQL enforces itself (milliseconds; 0 = none). */
+export interface SessionLimits {
+  statementTimeoutMs: number;
+  lockTimeoutMs: number;
+  idleInTransactionTimeoutMs: number;
+}
+
+/**
+ * The limits as one simple-protocol message: `SESSION` on a new connection, `LOCAL` at the start
+ * of every transaction. `SET LOCAL` is what reaches the server through a transaction-mode pooler
+ * (PgBouncer, Supavisor, Neon's), where a session `SET` or a startup parameter may land on another
+ * server connection or be refused.
+ */
+export function setLimitsSql(limits: SessionLimits, scope: 'SESSION' | 'LOCAL'): string {
+  const ms = (value: number) => {
+    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`bad timeout ${value}`);
+    return value;
+  };
+  return [
+    `SET ${scope} statement_timeout = ${ms(limits.statementTimeoutMs)}`,
+    `SET ${scope} lock_timeout = ${ms(limits.lockTimeoutMs)}`,
+    `SET ${scope} idle_in_transaction_session_timeout = ${ms(limits.idleInTransactionTimeoutMs)}`,
+  ].join('; ');
+}
+
+type Release = (error?: Error | boolean) => void;
+
+/**
+ * A `pg` client that the pool never hands to another request in a state it could inherit. On
+ * its way back to the pool a client that is still inside a transaction (ReadyForQuery said `T`
+ * or `E`: a ROLLBACK that timed out or was never sent) or whose statement outlived the
+ * client-side `query_timeout` (the server may still be running it) is released with an error,
+ * which makes pg-pool destroy it instead of keeping it. Without this, a later autocommit write
+ * would run inside the abandoned transaction, be acknowledged, and vanish when the connection
+ * closes.
+ *
+ * pg-pool gives each checkout its own `client.release`; the accessor below wraps the one it sets.
+ */
+export class GuardedClient extends Client {
+  private static readonly logger = new Logger('Database');
+  private poolRelease?: Release;
+  private unsafe?: string;
+
+  // Arrow functions assigned in the constructor would shadow the accessor: keep them methods.
+  override query(...args: unknown[]): never {
+    const last = args.length - 1;
+    const callback = args[last];
+    if (typeof callback === 'function') {
+      args[last] = (error: unknown, result: unknown) => {
+        this.inspect(error);
+        (callback as (error: unknown, result: unknown) => void)(error, result);
+      };
+      return (super.query as (...a: unknown[]) => never)(...args);
+    }
+    const result = (super.query as (...a: unknown[]) => unknown)(...args);
+    if (result instanceof Promise) result.catch((error: unknown) => this.inspect(error));
+    return result as never;
+  }
+
+  set release(release: Release) {
+    this.poolRelease = release;
+  }
+
+  get release(): Release {
+    return (error) => {
+      const reason =
+        this.unsafe ??
+        (['T', 'E'].includes(this.getTransactionStatus() ?? '')
+          ? 'it was left inside a transaction'
+          : undefined);
+      if (reason && !error) {
+        GuardedClient.logger.warn(`Discarding a database connection: ${reason}`);
+        this.unsafe = reason;
+      }
+      this.poolRelease?.(
+        error || (reason ? new Error(`connection discarded: ${reason}`) : undefined),
+      );
+    };
+  }
+
+  private inspect(error: unknown): void {
+    if (error instanceof Error && error.message === 'Query read timeout') {
+      this.unsafe ??= 'a statement outlived the client-side timeout';
+    }
+  }
+}
+
+/**
+ * pg-pool options that make every connection safe to share: the guarded client, and the
+ * server-side limits set once per new connection (`verify` runs before its first checkout).
+ */
+export function guardedPoolOptions(limits: SessionLimits): Pick<ClientConfig, never> & {
+  Client: typeof GuardedClient;
+  verify: (client: Client, done: (error?: Error) => void) => void;
+} {
+  const sql = setLimitsSql(limits, 'SESSION');
+  return {
+    Client: GuardedClient,
+    verify: (client, done) => {
+      client.query(sql).then(
+        () => done(),
+        (error: Error) => done(error),
+      );
+    },
+  };
+}
