@@ -19,17 +19,27 @@ const base = {
   moduleFileExtensions: ['ts', 'js', 'json'],
 };
 
+const e2e = {
+  ...base,
+  globalSetup: '<rootDir>/test/global-setup.ts',
+  globalTeardown: '<rootDir>/test/global-teardown.ts',
+};
+
 /** @type {import('jest').Config} */
 module.exports = {
+  // A global option (ignored inside a project): e2e tests talk to real servers on a busy machine.
+  testTimeout: 30000,
   projects: [
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
+    { ...e2e, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'] },
     {
-      ...base,
-      displayName: 'e2e',
-      testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
-      globalSetup: '<rootDir>/test/global-setup.ts',
-      globalTeardown: '<rootDir>/test/global-teardown.ts',
-      testTimeout: 30000,
+      // The suites that write and read tasks, again through PgBouncer in transaction mode.
+      ...e2e,
+      displayName: 'e2e-pooler',
+      testMatch: [
+        '<rootDir>/test/{tasks,sync,concurrency,recurrence,transactions,isolation,planning}.e2e-spec.ts',
+      ],
+      setupFiles: ['<rootDir>/test/support/through-pooler.ts'],
     },
   ],
 };

@@ -5,11 +5,13 @@ import { randomBytes } from 'node:crypto';
 import { runMigrations } from '../src/database/migrate';
 import { startEmbeddedPostgres } from '../src/database/embedded-postgres';
 import { startBetterAuthServer } from './support/better-auth-server';
+import { startPgbouncer } from './support/pgbouncer';
 import { TestResources } from './support/resources';
 
 /**
- * Starts what the e2e suites talk to, once: a real PostgreSQL (migrated once), a second one that
- * the outage suite may stop and start, and a real Better Auth server. Workers inherit the env.
+ * Starts what the e2e suites talk to, once: a real PostgreSQL (migrated once), PgBouncer in
+ * transaction mode in front of it (the e2e-pooler project), a second PostgreSQL that the outage
+ * suite may stop and start, and a real Better Auth server. Workers inherit the env.
  */
 export default async function globalSetup(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'todo-api-e2e-'));
@@ -23,12 +25,14 @@ export default async function globalSetup(): Promise<void> {
     persistent: false,
   });
   for (const { url } of [database, outageDatabase]) await runMigrations(url);
+  const pgbouncer = await startPgbouncer(database.url, join(root, 'pgbouncer'));
   const auth = await authServer;
 
   Object.assign(process.env, {
     NODE_ENV: 'test',
     DATABASE_URL: database.url,
     DATABASE_MIGRATIONS_RUN: 'false',
+    PGBOUNCER_DATABASE_URL: pgbouncer.url,
     OUTAGE_DATABASE_URL: outageDatabase.url,
     OUTAGE_DATABASE_DIR: outageDatabase.dataDir,
     OUTAGE_DATABASE_PORT: String(outageDatabase.port),
@@ -37,5 +41,11 @@ export default async function globalSetup(): Promise<void> {
     CORS_ORIGINS: 'http://localhost:3000,https://app.example.com',
     LOG_LEVEL: 'error',
   });
-  (globalThis as { __E2E__?: TestResources }).__E2E__ = { root, database, outageDatabase, auth };
+  (globalThis as { __E2E__?: TestResources }).__E2E__ = {
+    root,
+    database,
+    outageDatabase,
+    pgbouncer,
+    auth,
+  };
 }

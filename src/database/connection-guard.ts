@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { Client, ClientConfig } from 'pg';
+import { Client } from 'pg';
 
 /** Limits PostgreSQL enforces itself (milliseconds; 0 = none). */
 export interface SessionLimits {
@@ -9,20 +9,21 @@ export interface SessionLimits {
 }
 
 /**
- * The limits as one simple-protocol message: `SESSION` on a new connection, `LOCAL` at the start
- * of every transaction. `SET LOCAL` is what reaches the server through a transaction-mode pooler
- * (PgBouncer, Supavisor, Neon's), where a session `SET` or a startup parameter may land on another
- * server connection or be refused.
+ * The limits as one simple-protocol message, sent at the start of every transaction. `SET LOCAL`
+ * is what reaches the right server connection through a transaction-mode pooler (PgBouncer,
+ * Supavisor, Neon's): there a startup parameter may be refused, and a session `SET` lands on
+ * whichever server connection served it and stays there for other clients (seen in the e2e
+ * pooler run: a lock holder of the tests was killed by the API's idle-in-transaction limit).
  */
-export function setLimitsSql(limits: SessionLimits, scope: 'SESSION' | 'LOCAL'): string {
+export function setLocalLimitsSql(limits: SessionLimits): string {
   const ms = (value: number) => {
     if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`bad timeout ${value}`);
     return value;
   };
   return [
-    `SET ${scope} statement_timeout = ${ms(limits.statementTimeoutMs)}`,
-    `SET ${scope} lock_timeout = ${ms(limits.lockTimeoutMs)}`,
-    `SET ${scope} idle_in_transaction_session_timeout = ${ms(limits.idleInTransactionTimeoutMs)}`,
+    `SET LOCAL statement_timeout = ${ms(limits.statementTimeoutMs)}`,
+    `SET LOCAL lock_timeout = ${ms(limits.lockTimeoutMs)}`,
+    `SET LOCAL idle_in_transaction_session_timeout = ${ms(limits.idleInTransactionTimeoutMs)}`,
   ].join('; ');
 }
 
@@ -86,24 +87,4 @@ export class GuardedClient extends Client {
       this.unsafe ??= 'a statement outlived the client-side timeout';
     }
   }
-}
-
-/**
- * pg-pool options that make every connection safe to share: the guarded client, and the
- * server-side limits set once per new connection (`verify` runs before its first checkout).
- */
-export function guardedPoolOptions(limits: SessionLimits): Pick<ClientConfig, never> & {
-  Client: typeof GuardedClient;
-  verify: (client: Client, done: (error?: Error) => void) => void;
-} {
-  const sql = setLimitsSql(limits, 'SESSION');
-  return {
-    Client: GuardedClient,
-    verify: (client, done) => {
-      client.query(sql).then(
-        () => done(),
-        (error: Error) => done(error),
-      );
-    },
-  };
 }

@@ -1,5 +1,5 @@
 import { DataSourceOptions } from 'typeorm';
-import { guardedPoolOptions, SessionLimits } from './connection-guard';
+import { GuardedClient } from './connection-guard';
 import { TaskEntity } from '../tasks/task.entity';
 import { CreateTask1764086400000 } from './migrations/1764086400000-CreateTask';
 import { TaskPlanningAndSync1764172800000 } from './migrations/1764172800000-TaskPlanningAndSync';
@@ -9,10 +9,8 @@ export interface DatabaseSettings {
   url: string;
   poolSize?: number;
   connectTimeoutMs?: number;
-  /** Client-side backstop per statement; the server's `limits` should end statements first. */
+  /** Client-side backstop per statement; the server's limits (inTransaction) end them first. */
   queryTimeoutMs?: number;
-  /** Server-side limits for the app's pool (migrations and the CLI run without them). */
-  limits?: SessionLimits;
   migrationsRun?: boolean;
 }
 
@@ -47,7 +45,7 @@ export function buildDataSourceOptions(settings: DatabaseSettings): DataSourceOp
       idleTimeoutMillis: 30000,
       keepAlive: true,
       application_name: 'todo-api',
-      ...(settings.limits && guardedPoolOptions(settings.limits)),
+      Client: GuardedClient,
     },
   };
 }

@@ -1,6 +1,6 @@
 import { DataSource, EntityManager } from 'typeorm';
 import { sqlState } from '../common/sql-state';
-import { SessionLimits, setLimitsSql } from './connection-guard';
+import { SessionLimits, setLocalLimitsSql } from './connection-guard';
 
 /** SQLSTATEs after which running the whole transaction again is safe and usually succeeds. */
 const RETRYABLE = new Set(['40001', '40P01']); // serialization_failure, deadlock_detected
@@ -26,7 +26,7 @@ export async function inTransaction<T>(
 ): Promise<T> {
   const setup = [
     options.isolation && `SET TRANSACTION ISOLATION LEVEL ${options.isolation}`,
-    setLimitsSql(limits, 'LOCAL'),
+    setLocalLimitsSql(limits),
   ]
     .filter(Boolean)
     .join('; ');

@@ -45,13 +45,6 @@ export async function startPostgresAt(dataDir: string, port: number): Promise<vo
     `${process.platform}-${process.arch}`,
     'native/bin/postgres',
   );
-  const ids =
-    process.getuid?.() === 0
-      ? {
-          uid: Number(execFileSync('id', ['-u', 'postgres']).toString()),
-          gid: Number(execFileSync('id', ['-g', 'postgres']).toString()),
-        }
-      : {};
   const child = spawn(
     binary,
     [
@@ -64,13 +57,22 @@ export async function startPostgresAt(dataDir: string, port: number): Promise<vo
       '-c',
       'unix_socket_directories=',
     ],
-    { ...ids, detached: true, stdio: 'ignore' },
+    { ...postgresOsUser(), detached: true, stdio: 'ignore' },
   );
   child.unref();
   await waitFor(() => canConnect(port), 20000, 'PostgreSQL to accept connections');
 }
 
-function canConnect(port: number): Promise<boolean> {
+/** As root, servers run as the `postgres` user that embedded PostgreSQL created (spawn ids). */
+export function postgresOsUser(): { uid?: number; gid?: number } {
+  if (process.getuid?.() !== 0) return {};
+  return {
+    uid: Number(execFileSync('id', ['-u', 'postgres']).toString()),
+    gid: Number(execFileSync('id', ['-g', 'postgres']).toString()),
+  };
+}
+
+export function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
     socket.once('connect', () => {

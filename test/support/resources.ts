@@ -1,10 +1,12 @@
 import type { EmbeddedPostgres } from '../../src/database/embedded-postgres';
 import type { BetterAuthServer } from './better-auth-server';
+import type { Pgbouncer } from './pgbouncer';
 
 /** What global setup started and global teardown stops (kept on globalThis between the two). */
 export interface TestResources {
   root: string;
   database: EmbeddedPostgres;
   outageDatabase: EmbeddedPostgres;
+  pgbouncer: Pgbouncer;
   auth: BetterAuthServer;
 }
