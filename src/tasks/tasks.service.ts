@@ -4,9 +4,11 @@ import {
   HttpStatus,
   Injectable,
   NotFoundException,
+  Optional,
 } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { etagMatches } from '../common/etag';
+import { AppConfig } from '../config/app-config';
 import { RequestValidationException } from '../common/validation-error';
 import { BulkResultResponse, BulkTasksDto } from './dto/bulk-tasks.dto';
 import { CompleteTaskDto } from './dto/complete-task.dto';
@@ -19,11 +21,19 @@ import { nextOccurrence } from './recurrence';
 import { Reply } from './reply';
 import { priorityToRank, TaskEntity } from './task.entity';
 import { etagOf, toTaskResponse } from './tasks.mapper';
-import { TaskPatch, TasksRepository } from './tasks.repository';
+import { NewTask, TaskPatch, TasksRepository } from './tasks.repository';
 
 /** Ids are PostgreSQL `integer`s: anything outside cannot exist, so it is simply not found. */
 const MAX_TASK_ID = 2_147_483_647;
 const isTaskId = (id: number) => Number.isInteger(id) && id >= 1 && id <= MAX_TASK_ID;
+
+/**
+ * A create whose owner holds fewer than `quota - QUOTA_MARGIN` tasks is one statement, its count
+ * unlocked; closer to the quota, creates of one owner take a lock and count again. Exact as long
+ * as fewer than QUOTA_MARGIN creates of one user are in flight at once (each unlocked count can
+ * miss only those): the rate limit and the connection pool keep that far lower.
+ */
+const QUOTA_MARGIN = 100;
 
 export interface TaskPage {
   tasks: TaskResponse[];
@@ -35,7 +45,14 @@ export interface TaskPage {
 /** Every task rule. The caller's id comes from the verified token, never from the request. */
 @Injectable()
 export class TasksService {
-  constructor(private readonly repository: TasksRepository) {}
+  private readonly maxTasks: number;
+
+  constructor(
+    private readonly repository: TasksRepository,
+    @Optional() config?: AppConfig,
+  ) {
+    this.maxTasks = config?.fairShare.maxTasksPerUser ?? 10_000;
+  }
 
   async list(ownerId: string, query: ListTasksQuery): Promise<TaskPage> {
     const { tasks, total } = await this.repository.listOwned(ownerId, {
@@ -83,8 +100,37 @@ export class TasksService {
       ownerId,
       idempotencyKey,
       { operation: 'create', payload: dto, status: HttpStatus.CREATED, transactional: false },
-      (tx) => tx.createOwned(ownerId, fields).then(replyWith),
+      async (tx) =>
+        replyWith(await this.createWithinQuota(tx, ownerId, fields, idempotencyKey !== undefined)),
     );
+  }
+
+  /**
+   * Creates a task unless its owner holds MAX_TASKS_PER_USER already (409). Outside a
+   * transaction the common case (far from the quota) is one statement, and only a create near the
+   * quota pays for a transaction and a lock.
+   */
+  private async createWithinQuota(
+    tx: TasksRepository,
+    ownerId: string,
+    task: NewTask,
+    inTransaction: boolean,
+  ): Promise<TaskEntity> {
+    if (!inTransaction && this.maxTasks > QUOTA_MARGIN) {
+      const created = await tx.createOwned(ownerId, task, this.maxTasks - QUOTA_MARGIN);
+      if (created) return created;
+    }
+    const locked = async (inTx: TasksRepository) => {
+      await inTx.lockTaskQuota(ownerId);
+      const created = await inTx.createOwned(ownerId, task, this.maxTasks);
+      if (!created) {
+        throw new ConflictException(
+          `Task limit reached: a user can hold at most ${this.maxTasks} tasks; delete some first`,
+        );
+      }
+      return created;
+    };
+    return inTransaction ? locked(tx) : tx.transaction(locked);
   }
 
   /** PUT and PATCH alike: merge what is present. An update that sets nothing is a client error. */
@@ -224,18 +270,23 @@ export class TasksService {
           recurrenceUntil: merged.recurrenceUntil,
         });
         if (next) {
-          const occurrence = await tx.createOwned(current.userId, {
-            title: merged.title,
-            description: merged.description,
-            completed: false,
-            priority: merged.priority,
-            tags: merged.tags,
-            dueDate: next.dueDate,
-            remindAt: next.remindAt,
-            recurrence: merged.recurrence,
-            recurrenceUntil: merged.recurrenceUntil,
-            completedAt: null,
-          });
+          const occurrence = await this.createWithinQuota(
+            tx,
+            current.userId,
+            {
+              title: merged.title,
+              description: merged.description,
+              completed: false,
+              priority: merged.priority,
+              tags: merged.tags,
+              dueDate: next.dueDate,
+              remindAt: next.remindAt,
+              recurrence: merged.recurrence,
+              recurrenceUntil: merged.recurrenceUntil,
+              completedAt: null,
+            },
+            true,
+          );
           write.nextTaskId = occurrence.id;
         }
       }
