@@ -1,9 +1,10 @@
 import {
   Body,
   Controller,
+  createParamDecorator,
   Delete,
+  ExecutionContext,
   Get,
-  Headers,
   HttpCode,
   HttpStatus,
   Param,
@@ -58,6 +59,14 @@ const IfMatchHeader = ApiHeader({
   required: false,
   description: 'The ETag you last saw: a stale one gets 412 and changes nothing',
 });
+/**
+ * The `If-Match` header. Not `@Headers('if-match')`, which Swagger would document a second time
+ * beside {@link IfMatchHeader}, in lower case.
+ */
+const IfMatch = createParamDecorator(
+  (_data: unknown, context: ExecutionContext): string | undefined =>
+    context.switchToHttp().getRequest<Request>().headers['if-match'],
+);
 /** The response, for handlers whose answer carries headers (see {@link respond}). */
 const Out = () => Res({ passthrough: true });
 
@@ -173,7 +182,7 @@ export class TasksController {
     @Param() { id }: TaskParams,
     @Body() dto: UpdateTaskDto,
     @Out() response: Response,
-    @Headers('if-match') ifMatch?: string,
+    @IfMatch() ifMatch?: string,
   ): Promise<TaskResponse> {
     return respond(response, await this.tasks.update(user.id, id, dto, ifMatch));
   }
@@ -188,7 +197,7 @@ export class TasksController {
     @Param() { id }: TaskParams,
     @Body() dto: UpdateTaskDto,
     @Out() response: Response,
-    @Headers('if-match') ifMatch?: string,
+    @IfMatch() ifMatch?: string,
   ): Promise<TaskResponse> {
     return respond(response, await this.tasks.update(user.id, id, dto, ifMatch));
   }
@@ -203,7 +212,7 @@ export class TasksController {
     @Param() { id }: TaskParams,
     @Body() dto: CompleteTaskDto,
     @Out() response: Response,
-    @Headers('if-match') ifMatch?: string,
+    @IfMatch() ifMatch?: string,
   ): Promise<TaskResponse> {
     return respond(response, await this.tasks.complete(user.id, id, dto, ifMatch));
   }
@@ -217,7 +226,7 @@ export class TasksController {
   remove(
     @CurrentUser() user: AuthUser,
     @Param() { id }: TaskParams,
-    @Headers('if-match') ifMatch?: string,
+    @IfMatch() ifMatch?: string,
   ): Promise<void> {
     return this.tasks.remove(user.id, id, ifMatch);
   }

@@ -1,5 +1,6 @@
 import type { EmbeddedPostgres } from '../../src/database/embedded-postgres';
 import type { BetterAuthServer } from './better-auth-server';
+import type { RedisServer } from './redis-server';
 
 /** What global setup started and global teardown stops (kept on globalThis between the two). */
 export interface TestResources {
@@ -7,4 +8,5 @@ export interface TestResources {
   database: EmbeddedPostgres;
   outageDatabase: EmbeddedPostgres;
   auth: BetterAuthServer;
+  redis: RedisServer;
 }
