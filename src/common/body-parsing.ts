@@ -12,7 +12,7 @@ import { RequestValidationException } from './validation-error';
 
 const JSON_TYPE = /^application\/([\w.+-]+\+)?json\s*(;|$)/i;
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)/i;
-const UTF8 = /^utf-?8$/i;
+const UTF8 = /^utf-8$/i;
 
 /** Deeper JSON than this is refused before anything (the parser, the validators) recurses into it. */
 export const MAX_JSON_DEPTH = 32;
