@@ -1,5 +1,4 @@
 import { SignJWT } from 'jose';
-import { Server } from 'node:http';
 import { Response } from 'supertest';
 import { createTask, useTestApp } from './support/app';
 import { rawRequest } from './support/raw-http';
@@ -18,7 +17,7 @@ describe('Input refused early and cleanly', () => {
   beforeEach(async () => {
     user = await newUser();
   });
-  const server = () => suite.app.getHttpServer() as Server;
+  const server = () => suite.app.getHttpServer();
 
   function expectDepthRefusal(res: Response): void {
     expect(res.status).toBe(422);
@@ -205,7 +204,7 @@ describe('Token hygiene', () => {
 
 describe('HTTP hygiene', () => {
   const suite = useTestApp();
-  const server = () => suite.app.getHttpServer() as Server;
+  const server = () => suite.app.getHttpServer();
 
   it("should answer Node's own parser errors with a JSON detail", async () => {
     const tooLarge = await rawRequest(
