@@ -17,6 +17,7 @@ import {
 } from '@nestjs/common';
 import {
   ApiBearerAuth,
+  ApiConflictResponse,
   ApiCreatedResponse,
   ApiHeader,
   ApiNoContentResponse,
@@ -70,6 +71,12 @@ const IfMatch = createParamDecorator(
 /** The response, for handlers whose answer carries headers (see {@link respond}). */
 const Out = () => Res({ passthrough: true });
 
+/** Creating a task (or a recurring task's next occurrence) past MAX_TASKS_PER_USER. */
+const QuotaReached = ApiConflictResponse({
+  type: ErrorResponse,
+  description: 'Task limit reached (MAX_TASKS_PER_USER); nothing changed',
+});
+
 const PreconditionFailed = ApiPreconditionFailedResponse({
   type: ErrorResponse,
   description: 'If-Match no longer matches',
@@ -108,6 +115,7 @@ export class TasksController {
   @Post()
   @IdempotencyKeyHeader
   @ApiOperation({ summary: 'Create a task' })
+  @QuotaReached
   @ApiCreatedResponse({ type: TaskResponse, description: 'Header: `ETag`' })
   async create(
     @CurrentUser() user: AuthUser,
@@ -149,6 +157,7 @@ export class TasksController {
   @HttpCode(HttpStatus.OK)
   @IdempotencyKeyHeader
   @ApiOperation({ summary: 'Complete, reopen or delete up to 500 tasks in one transaction' })
+  @QuotaReached
   @ApiOkResponse({ type: BulkResultResponse })
   async bulk(
     @CurrentUser() user: AuthUser,
@@ -206,6 +215,7 @@ export class TasksController {
   @IfMatchHeader
   @PreconditionFailed
   @ApiOperation({ summary: 'Toggle completion, or set it with `{"completed": true|false}`' })
+  @QuotaReached
   @ApiOkResponse({ type: TaskResponse })
   async complete(
     @CurrentUser() user: AuthUser,
