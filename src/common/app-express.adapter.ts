@@ -96,11 +96,12 @@ const PARSER_ERROR_STATUS: Record<string, number> = {
  */
 export function answerParserErrorsInJson(server: Server): void {
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
-    // Nothing to answer on a connection the client already reset, or once a response has begun.
+    // As Node itself: nothing to answer on a connection the client reset, or once a response
+    // on it has begun.
     if (
       error.code === 'ECONNRESET' ||
       !socket.writable ||
-      (socket as { _httpMessage?: unknown })._httpMessage
+      (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent
     ) {
       socket.destroy();
       return;
