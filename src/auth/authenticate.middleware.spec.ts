@@ -1,5 +1,5 @@
 import { UnauthorizedException } from '@nestjs/common';
-import { Request, Response } from 'express';
+import { Response } from 'express';
 import { authenticate, AuthenticatedRequest } from './authenticate.middleware';
 import { JwtStrategy } from './bearer-token.strategy';
 
