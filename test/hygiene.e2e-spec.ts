@@ -4,6 +4,9 @@ import { createTask, useTestApp } from './support/app';
 import { rawRequest } from './support/raw-http';
 import { betterAuthUser, hs256Token, newUser, TestUser } from './support/tokens';
 
+// Several tests boot extra app instances; a busy machine can take seconds for that.
+jest.setTimeout(30_000);
+
 const FAMILIES: [string, (user: TestUser) => string][] = [
   ['/api/tasks', () => '/api/tasks'],
   ['/api/{user_id}/tasks', (user) => `/api/${encodeURIComponent(user.id)}/tasks`],
