@@ -3,7 +3,9 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import cors from 'cors';
 import { NextFunction, Request, Response } from 'express';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
-import { configureBodyParsing } from './common/body-parsing';
+import { authenticate } from './auth/authenticate.middleware';
+import { JwtStrategy } from './auth/bearer-token.strategy';
+import { refuseBodyEarly } from './common/body-parsing';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { AppValidationPipe } from './common/app-validation.pipe';
 import { requestContext } from './common/request-context.middleware';
@@ -39,11 +41,20 @@ export function configureApp(app: NestExpressApplication): INestApplication {
   // Express's automatic ETag is weak and body-derived; task versions will carry their own.
   app.set('etag', false);
 
+  // Who may set X-Forwarded-For (the client address that anonymous rate limits count by).
+  app.set('trust proxy', config.fairShare.trustProxy);
+
   app.use(requestContext(config.log));
-  configureBodyParsing(app, config.http.bodyLimit);
+  app.use(function privateAnswers(_request: Request, response: Response, next: NextFunction) {
+    // Task data is private: no shared or browser cache keeps it; no type sniffing either.
+    response.setHeader('X-Content-Type-Options', 'nosniff');
+    response.setHeader('Cache-Control', 'no-store');
+    next();
+  });
+  const allowedOrigins = new Set(config.http.corsOrigins);
   const corsHeaders = cors({
-    // An allow-list, never a reflection of whatever Origin arrives.
-    origin: config.http.corsOrigins,
+    // Only origins on the allow-list get here (below): never a reflection of any Origin.
+    origin: true,
     credentials: true,
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
     allowedHeaders: ALLOWED_REQUEST_HEADERS,
@@ -52,12 +63,18 @@ export function configureApp(app: NestExpressApplication): INestApplication {
   });
   app.use(function corsForBrowsers(request: Request, response: Response, next: NextFunction) {
     // Without an Origin there is no browser to answer; caches still learn that it matters.
-    if (request.headers.origin === undefined) {
+    // A refused origin gets no CORS header at all (not even Allow-Credentials).
+    const origin = request.headers.origin;
+    if (origin === undefined || !allowedOrigins.has(origin)) {
       response.setHeader('Vary', 'Origin');
       return next();
     }
     corsHeaders(request, response, next);
   });
+  // Before anything reads the body: refuse by its headers, then verify the token (the guards
+  // refuse a request without a valid token, and count the request, before the body is read).
+  app.use(refuseBodyEarly(config.http.bodyLimitBytes));
+  app.use(authenticate(app.get(JwtStrategy)));
   app.useGlobalPipes(new AppValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter());
   if (config.docsEnabled) setupSwagger(app);

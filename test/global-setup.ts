@@ -6,18 +6,22 @@ import { runMigrations } from '../src/database/migrate';
 import { startEmbeddedPostgres } from '../src/database/embedded-postgres';
 import { startBetterAuthServer } from './support/better-auth-server';
 import { startPgbouncer } from './support/pgbouncer';
+import { startRedisServer } from './support/redis-server';
 import { TestResources } from './support/resources';
 
 /**
  * Starts what the e2e suites talk to, once: a real PostgreSQL (migrated once), PgBouncer in
  * transaction mode in front of it (the e2e-pooler project), a second PostgreSQL that the outage
- * suite may stop and start, and a real Better Auth server. Workers inherit the env.
+ * suite may stop and start, a real Better Auth server and a real Redis. Workers inherit the env.
  */
 export default async function globalSetup(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'todo-api-e2e-'));
   chmodSync(root, 0o755); // the postgres user must be able to enter it
 
   const authServer = startBetterAuthServer();
+  // Shared rate-limit counters: not in process.env (apps use in-process counters by default);
+  // the suites that share counters pass it to their apps.
+  const redis = await startRedisServer();
   // One after the other: the first start may create the postgres OS user.
   const database = await startEmbeddedPostgres({ dataDir: join(root, 'main'), persistent: false });
   const outageDatabase = await startEmbeddedPostgres({
@@ -40,6 +44,7 @@ export default async function globalSetup(): Promise<void> {
     BETTER_AUTH_SECRET: randomBytes(32).toString('base64url'),
     CORS_ORIGINS: 'http://localhost:3000,https://app.example.com',
     LOG_LEVEL: 'error',
+    TEST_REDIS_URL: redis.url,
   });
   (globalThis as { __E2E__?: TestResources }).__E2E__ = {
     root,
@@ -47,5 +52,6 @@ export default async function globalSetup(): Promise<void> {
     outageDatabase,
     pgbouncer,
     auth,
+    redis,
   };
 }

@@ -7,6 +7,7 @@ export default async function globalTeardown(): Promise<void> {
   if (!resources) return;
   await resources.auth.close();
   await resources.pgbouncer.stop();
+  await resources.redis.stop();
   await resources.database.stop();
   // The outage suite may have restarted this one itself: stop whatever runs on its data folder.
   await stopPostgresAt(resources.outageDatabase.dataDir);

@@ -1,5 +1,6 @@
 import { NestExpressApplication } from '@nestjs/platform-express';
 import fc from 'fast-check';
+import { Client } from 'pg';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { TasksMaintenance } from '../src/tasks/tasks.maintenance';
@@ -230,6 +231,35 @@ describe('Changes feed, bulk, clear-completed and stats', () => {
         if (late.isTransactionActive) await late.rollbackTransaction();
         await late.release();
       }
+    });
+
+    it('should page in transaction-number order across a power of ten', async () => {
+      const [a, b, c] = [
+        await create({ title: 'a' }),
+        await create({ title: 'b' }),
+        await create({ title: 'c' }),
+      ];
+      // Past transaction numbers either side of a power of ten (as text, '1000' < '999'), set
+      // directly: the trigger that would overwrite them is off for this one session.
+      const direct = new Client({ connectionString: process.env.DATABASE_URL });
+      await direct.connect();
+      try {
+        const { rows } = await direct.query<{ xmin: string }>(
+          `SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin`,
+        );
+        let power = 10;
+        while (power * 10 + 1 < Number(rows[0].xmin)) power *= 10;
+        await direct.query(`SET session_replication_role = replica`);
+        const xids = [power - 1, power, power + 1];
+        for (const [i, task] of [a, b, c].entries()) {
+          await direct.query('UPDATE task SET change_xid = $2 WHERE id = $1', [task.id, xids[i]]);
+        }
+      } finally {
+        await direct.end();
+      }
+      const follower = new Follower();
+      await follower.drain(1);
+      expect([...follower.tasks.keys()]).toEqual([a.id, b.id, c.id]);
     });
 
     it('should keep a follower exact under random writes and page sizes', async () => {

@@ -1,13 +1,12 @@
 import { Module } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
 import { PassportModule } from '@nestjs/passport';
 import { JwtStrategy } from './bearer-token.strategy';
-import { JwtAuthGuard } from './jwt-auth.guard';
 import { TokenVerifier } from './token-verifier';
 
+/** Token verification. Its guard, `JwtAuthGuard`, is registered globally in app.module.ts. */
 @Module({
   imports: [PassportModule.register({ session: false })],
-  providers: [TokenVerifier, JwtStrategy, { provide: APP_GUARD, useClass: JwtAuthGuard }],
-  exports: [TokenVerifier],
+  providers: [TokenVerifier, JwtStrategy],
+  exports: [TokenVerifier, JwtStrategy],
 })
 export class AuthModule {}

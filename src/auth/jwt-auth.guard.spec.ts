@@ -23,6 +23,7 @@ interface FakeRequest {
   headers: { authorization?: string };
   params?: Record<string, string>;
   user?: AuthUser;
+  authFailure?: UnauthorizedException;
 }
 
 function contextFor(request: FakeRequest): ExecutionContext {
@@ -42,6 +43,20 @@ describe(JwtAuthGuard.name, () => {
     verifier = fakeVerifier();
     reflector = new Reflector();
     guard = new JwtAuthGuard(reflector, new JwtStrategy(verifier));
+  });
+
+  it('should take the outcome of the early `authenticate` middleware without verifying again', async () => {
+    const accepted: FakeRequest = {
+      headers: { authorization: `Bearer ${GOOD}` },
+      user: { id: 'u' },
+    };
+    await expect(guard.canActivate(contextFor(accepted))).resolves.toBe(true);
+    const refused: FakeRequest = {
+      headers: { authorization: `Bearer ${GOOD}` },
+      authFailure: new UnauthorizedException('Token has expired'),
+    };
+    await expect(guard.canActivate(contextFor(refused))).rejects.toThrow('Token has expired');
+    expect(verifier.verify).not.toHaveBeenCalled();
   });
 
   it('should attach the verified user', async () => {

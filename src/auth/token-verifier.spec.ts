@@ -14,7 +14,7 @@ import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { AppConfig } from '../config/app-config';
 import { validateEnv } from '../config/env.validation';
-import { InvalidTokenError, TokenVerifier } from './token-verifier';
+import { InvalidTokenError, isCanonicalCompactJws, TokenVerifier } from './token-verifier';
 
 const SECRET = 'test-secret-test-secret-test-secret-0123';
 const OTHER_SECRET = 'another-secret-another-secret-another-99';
@@ -376,5 +376,31 @@ describe(TokenVerifier.name, () => {
         id: USER_ID,
       });
     });
+  });
+});
+
+describe(isCanonicalCompactJws.name, () => {
+  // {"alg":"HS256"} . {"sub":"a"} . 32 bytes: 43 characters, 2 unused bits in the last one.
+  const header = base64url.encode(JSON.stringify({ alg: 'HS256' }));
+  const payload = base64url.encode(JSON.stringify({ sub: 'a' }));
+  const signature = base64url.encode(new Uint8Array(32).fill(0xab));
+
+  it('should accept the canonical spelling', () => {
+    expect(isCanonicalCompactJws(`${header}.${payload}.${signature}`)).toBe(true);
+  });
+
+  it.each([
+    ['padding on the signature', `${header}.${payload}.${signature}=`],
+    ['padding on the header', `${header}=.${payload}.${signature}`],
+    [
+      'an unused bit set',
+      `${header}.${payload}.${signature.slice(0, -1)}${String.fromCharCode(signature.charCodeAt(42) + 1)}`,
+    ],
+    ['base64 (not url) characters', `${header}.${payload}.${signature.replace(/./, '+')}`],
+    ['an empty signature (alg none)', `${header}.${payload}.`],
+    ['two segments', `${header}.${payload}`],
+    ['four segments', `${header}.${payload}.${signature}.${signature}`],
+  ])('should refuse %s', (_case, token) => {
+    expect(isCanonicalCompactJws(token)).toBe(false);
   });
 });

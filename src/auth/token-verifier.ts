@@ -9,6 +9,34 @@ import { VerifiedTokenCache } from './verified-token-cache';
 /** Algorithms Better Auth's jwt plugin can sign with; only ever checked against JWKS keys. */
 export const ASYMMETRIC_ALGORITHMS = ['EdDSA', 'ES256', 'ES512', 'RS256', 'PS256'];
 
+/**
+ * A user id we can store, log and compare: 1–255 characters, none of them a control character,
+ * a lone surrogate or a line/paragraph separator (Better Auth ids are 32 alphanumerics).
+ */
+const SANE_SUBJECT = /^[^\p{Cc}\p{Cs}\p{Zl}\p{Zp}]{1,255}$/u;
+
+/**
+ * The latest `exp` taken seriously: 9999-12-31T23:59:59Z, the last instant an ISO 8601 timestamp
+ * can name. Beyond it (`1e308`) the claim is nonsense, and the token is refused.
+ */
+const MAX_EXP_SECONDS = 253_402_300_799;
+
+const BASE64URL_SEGMENT = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * Three base64url segments in their one canonical spelling (RFC 7515 §2, RFC 4648 §3.5): no
+ * padding, no characters outside the alphabet, and zero unused bits in each segment's last
+ * character. Otherwise one token has many spellings, and each would be verified (and cached) anew.
+ */
+export function isCanonicalCompactJws(token: string): boolean {
+  const parts = token.split('.');
+  if (parts.length !== 3) return false;
+  return parts.every(
+    (part) =>
+      BASE64URL_SEGMENT.test(part) && Buffer.from(part, 'base64url').toString('base64url') === part,
+  );
+}
+
 /** A token we refuse. The message is safe to show the client: it never echoes the token. */
 export class InvalidTokenError extends Error {
   override readonly name = 'InvalidTokenError';
@@ -62,9 +90,23 @@ export class TokenVerifier implements OnModuleInit {
   async verify(token: string): Promise<AuthUser> {
     const cached = this.cache.get(token);
     if (cached) return cached;
+    // Only tokens that were verified are cached, so the checks below run once per token.
+    if (!isCanonicalCompactJws(token)) throw new InvalidTokenError('Malformed token');
     const payload = await this.verifyPayload(token);
     if (typeof payload.sub !== 'string' || payload.sub.trim() === '') {
       throw new InvalidTokenError('Token has no subject');
+    }
+    if (!SANE_SUBJECT.test(payload.sub))
+      throw new InvalidTokenError('Token claim "sub" is invalid');
+    const nowSeconds = Date.now() / 1000;
+    if (
+      typeof payload.iat === 'number' &&
+      payload.iat > nowSeconds + this.clockToleranceMs / 1000
+    ) {
+      throw new InvalidTokenError('Token claim "iat" is invalid');
+    }
+    if ((payload.exp as number) > MAX_EXP_SECONDS) {
+      throw new InvalidTokenError('Token claim "exp" is invalid');
     }
     const user = { id: payload.sub };
     // `exp` is required by both sources, so it is a number here; honour the clock tolerance

@@ -5,6 +5,7 @@ import {
   HttpException,
   HttpStatus,
   Logger,
+  NotFoundException,
 } from '@nestjs/common';
 import { Request, Response } from 'express';
 import { sqlState } from './sql-state';
@@ -94,10 +95,16 @@ export class AllExceptionsFilter implements ExceptionFilter {
     if (status === HttpStatus.UNAUTHORIZED) response.setHeader('WWW-Authenticate', 'Bearer');
     if (status === HttpStatus.SERVICE_UNAVAILABLE) response.setHeader('Retry-After', '5');
     if (response.headersSent) return;
+    // Refused before its body was read (401, 413, 415, 429, …): close rather than read it all.
+    if (!request.complete) response.setHeader('Connection', 'close');
     response.status(status).json(body);
   }
 
   private toResponse(exception: unknown, request: Request): { status: HttpStatus; body: object } {
+    if (exception instanceof NotFoundException && request.route === undefined) {
+      // No route matched: FastAPI's answer, without echoing the path back.
+      return { status: HttpStatus.NOT_FOUND, body: { detail: 'Not Found' } };
+    }
     if (exception instanceof HttpException) {
       return { status: exception.getStatus(), body: { detail: detailOf(exception) } };
     }

@@ -3,6 +3,7 @@ import {
   ApiForbiddenResponse,
   ApiNotFoundResponse,
   ApiProperty,
+  ApiTooManyRequestsResponse,
   ApiUnauthorizedResponse,
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
@@ -45,6 +46,12 @@ export function ApiTaskErrors({ notFound = true }: { notFound?: boolean } = {}) 
       description: '`{user_id}` in the path is not the caller',
     }),
     ApiUnprocessableEntityResponse({ type: ValidationErrorResponse, description: 'Invalid input' }),
+    ApiTooManyRequestsResponse({
+      type: ErrorResponse,
+      description:
+        'Over the rate limit (`Retry-After`); every answer carries `RateLimit-Limit`, ' +
+        '`RateLimit-Remaining`, `RateLimit-Reset`',
+    }),
   ];
   if (notFound) {
     decorators.push(

@@ -1,7 +1,8 @@
 import { NestApplicationOptions, StreamableFile } from '@nestjs/common';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import type { Express, Response } from 'express';
-import { createServer, IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, IncomingMessage, Server, ServerResponse, STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 
 /**
  * Nest's Express adapter, with two changes to how a request is handled (the wire is the same):
@@ -23,16 +24,18 @@ export class AppExpressAdapter extends ExpressAdapter {
   override initHttpServer(options: NestApplicationOptions): void {
     // HTTPS and connection tracking are Nest's own business (and unused here): keep its server.
     if (options?.httpsOptions || options?.forceCloseConnections) {
-      return super.initHttpServer(options);
+      super.initHttpServer(options);
+    } else {
+      const app = this.getInstance<Express>();
+      this.httpServer = createServer(
+        {
+          IncomingMessage: constructedWith(IncomingMessage, app.request),
+          ServerResponse: constructedWith(ServerResponse, app.response),
+        },
+        app,
+      );
     }
-    const app = this.getInstance<Express>();
-    this.httpServer = createServer(
-      {
-        IncomingMessage: constructedWith(IncomingMessage, app.request),
-        ServerResponse: constructedWith(ServerResponse, app.response),
-      },
-      app,
-    );
+    answerParserErrorsInJson(this.httpServer);
   }
 
   override reply(response: Response, body: unknown, statusCode?: number): unknown {
@@ -77,4 +80,53 @@ function constructedWith<T extends typeof IncomingMessage | typeof ServerRespons
   }
   Constructed.prototype = prototype;
   return Constructed as unknown as T;
+}
+
+/** What Node's HTTP parser answers by itself, by error code (anything else is 400). */
+const PARSER_ERROR_STATUS: Record<string, number> = {
+  HPE_HEADER_OVERFLOW: 431,
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: 413,
+  ERR_HTTP_REQUEST_TIMEOUT: 408,
+};
+
+/**
+ * Requests Node refuses before Express sees them (headers too large, malformed HTTP, an `Expect`
+ * it cannot meet) get the same answer as every other error, a JSON `detail`, instead of Node's
+ * bare status line. Then the connection is closed, as Node itself would.
+ */
+export function answerParserErrorsInJson(server: Server): void {
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    // As Node itself: nothing to answer on a connection the client reset, or once a response
+    // on it has begun.
+    if (
+      error.code === 'ECONNRESET' ||
+      !socket.writable ||
+      (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent
+    ) {
+      socket.destroy();
+      return;
+    }
+    const status = PARSER_ERROR_STATUS[error.code ?? ''] ?? 400;
+    const body = JSON.stringify({ detail: STATUS_CODES[status] ?? 'Bad Request' });
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+        'Content-Type: application/json; charset=utf-8\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+        'X-Content-Type-Options: nosniff\r\n' +
+        'Cache-Control: no-store\r\n' +
+        'Connection: close\r\n\r\n' +
+        body,
+    );
+  });
+  server.on('checkExpectation', (_request: IncomingMessage, response: ServerResponse) => {
+    const body = JSON.stringify({ detail: 'Only "Expect: 100-continue" is supported' });
+    response.writeHead(417, {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Content-Length': Buffer.byteLength(body),
+      'X-Content-Type-Options': 'nosniff',
+      'Cache-Control': 'no-store',
+      Connection: 'close',
+    });
+    response.end(body);
+  });
 }

@@ -16,7 +16,14 @@ export interface JwksSourceConfig {
 export class AppConfig {
   readonly env: EnvironmentVariables['NODE_ENV'];
   readonly isProduction: boolean;
-  readonly http: { port: number; host: string; bodyLimit: string; corsOrigins: string[] };
+  readonly http: {
+    port: number;
+    host: string;
+    bodyLimit: string;
+    /** `bodyLimit` in bytes: a larger Content-Length is refused before the body is read. */
+    bodyLimitBytes: number;
+    corsOrigins: string[];
+  };
   readonly database: {
     url: string;
     poolSize: number;
@@ -45,6 +52,15 @@ export class AppConfig {
   readonly docsEnabled: boolean;
   readonly shutdownTimeoutMs: number;
   readonly workers: number;
+  readonly fairShare: {
+    /** Requests per minute; 0 is no limit. */
+    userPerMinute: number;
+    anonPerMinute: number;
+    maxTasksPerUser: number;
+    redisUrl?: string;
+    /** For Express's `trust proxy`; `false` when unset. */
+    trustProxy: boolean | number | string;
+  };
 
   /**
    * The log settings before the environment is validated (so a configuration error in production
@@ -69,6 +85,7 @@ export class AppConfig {
       port: get('PORT'),
       host: get('HOST'),
       bodyLimit: get('BODY_LIMIT'),
+      bodyLimitBytes: sizeInBytes(get('BODY_LIMIT')),
       corsOrigins: get('CORS_ORIGINS')
         .split(',')
         .map((origin) => origin.trim().replace(/\/$/, ''))
@@ -119,10 +136,32 @@ export class AppConfig {
     this.docsEnabled = get('DOCS_ENABLED');
     this.shutdownTimeoutMs = get('SHUTDOWN_TIMEOUT_MS');
     this.workers = get('WORKERS');
+    const trustProxy = get('TRUST_PROXY')?.trim();
+    this.fairShare = {
+      userPerMinute: get('RATE_LIMIT_USER_PER_MINUTE'),
+      anonPerMinute: get('RATE_LIMIT_ANON_PER_MINUTE'),
+      maxTasksPerUser: get('MAX_TASKS_PER_USER'),
+      redisUrl: get('REDIS_URL'),
+      trustProxy:
+        trustProxy === undefined || trustProxy === 'false'
+          ? false
+          : trustProxy === 'true'
+            ? true
+            : /^\d+$/.test(trustProxy)
+              ? Number(trustProxy)
+              : trustProxy,
+    };
   }
 }
 
 /** JSON lines when asked for, or by default in production. */
 function jsonLogs(format: string | undefined, isProduction: boolean): boolean {
   return format === 'json' || (isProduction && format !== 'pretty');
+}
+
+/** `1mb`, `512kb`, `100b` or `1048576` (what BODY_LIMIT accepts), in bytes, as body-parser reads it. */
+function sizeInBytes(size: string): number {
+  const [, digits, unit] = /^(\d+)(b|kb|mb)?$/i.exec(size.trim()) ?? [];
+  const factor = { kb: 1024, mb: 1024 * 1024 }[unit?.toLowerCase() ?? ''] ?? 1;
+  return Number(digits) * factor;
 }

@@ -209,3 +209,49 @@ describe(AppConfig.name, () => {
     expect(AppConfig.earlyLog({ LOG_LEVEL: 'loud' }).level).toBe('info');
   });
 });
+
+describe('fair-share settings', () => {
+  it('should default to 600 and 120 requests a minute and 10,000 tasks, in-process counters', () => {
+    const { fairShare, http } = AppConfig.fromEnv(MINIMAL);
+
+    expect(fairShare).toEqual({
+      userPerMinute: 600,
+      anonPerMinute: 120,
+      maxTasksPerUser: 10_000,
+      redisUrl: undefined,
+      trustProxy: false,
+    });
+    expect(http.bodyLimitBytes).toBe(1024 * 1024);
+  });
+
+  it.each<[string | undefined, boolean | number | string]>([
+    ['true', true],
+    ['false', false],
+    ['1', 1],
+    ['loopback', 'loopback'],
+    ['10.0.0.0/8, 127.0.0.1', '10.0.0.0/8, 127.0.0.1'],
+  ])('should pass TRUST_PROXY=%s to Express as %p', (value, expected) => {
+    expect(AppConfig.fromEnv({ ...MINIMAL, TRUST_PROXY: value }).fairShare.trustProxy).toEqual(
+      expected,
+    );
+  });
+
+  it.each([
+    ['RATE_LIMIT_USER_PER_MINUTE', '-1'],
+    ['RATE_LIMIT_ANON_PER_MINUTE', 'many'],
+    ['MAX_TASKS_PER_USER', '0'],
+    ['REDIS_URL', 'http://cache:6379'],
+    ['TRUST_PROXY', 'every proxy'],
+  ])('should refuse %s=%s, naming it', (name, value) => {
+    expect(validationMessage({ ...MINIMAL, [name]: value })).toContain(`${name}:`);
+  });
+
+  it.each([
+    ['512kb', 512 * 1024],
+    ['100b', 100],
+    ['2048', 2048],
+    ['2MB', 2 * 1024 * 1024],
+  ])('should read BODY_LIMIT=%s as %d bytes', (limit, bytes) => {
+    expect(AppConfig.fromEnv({ ...MINIMAL, BODY_LIMIT: limit }).http.bodyLimitBytes).toBe(bytes);
+  });
+});

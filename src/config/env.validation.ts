@@ -154,6 +154,35 @@ export class EnvironmentVariables {
   /** Processes sharing the port (node:cluster); 1 runs a single process. */
   @IntegerEnv(1, MAX_WORKERS)
   WORKERS = 1;
+
+  // --- Fair share (rate limits, quota) and proxies ---
+
+  /** Requests per minute per user (the token's `sub`); 0 turns the limit off. */
+  @IntegerEnv(0, 1_000_000)
+  RATE_LIMIT_USER_PER_MINUTE = 600;
+
+  /** Requests per minute per client address without a valid token; 0 turns the limit off. */
+  @IntegerEnv(0, 1_000_000)
+  RATE_LIMIT_ANON_PER_MINUTE = 120;
+
+  /** Tasks one user may hold; creating past it is 409. */
+  @IntegerEnv(1, 100_000_000)
+  MAX_TASKS_PER_USER = 10_000;
+
+  /** Rate-limit counters shared by every replica; unset: counted in each process. */
+  @OptionalEnv()
+  @Matches(/^rediss?:\/\/\S+$/, { message: 'must be a redis:// or rediss:// URL' })
+  REDIS_URL?: string;
+
+  /**
+   * Express's `trust proxy`: which hops may set X-Forwarded-For (the client address for the
+   * anonymous limit). Unset: none, the socket's address is the client.
+   */
+  @OptionalEnv()
+  @Matches(/^(true|false|\d{1,2}|[\w.:/]+(\s*,\s*[\w.:/]+)*)$/, {
+    message: 'must be true, false, a hop count, or comma-separated addresses/subnets/names',
+  })
+  TRUST_PROXY?: string;
 }
 
 /** Thrown at boot; its message names every offending variable and never echoes a value. */

@@ -6,10 +6,12 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
+import { SkipThrottle } from '@nestjs/throttler';
 import { Public } from '../auth/public.decorator';
 
 @ApiTags('health')
 @Public()
+@SkipThrottle() // probes poll often, from one address: never limited
 @Controller('health')
 export class HealthController {
   constructor(

@@ -1,9 +1,10 @@
 import {
   Body,
   Controller,
+  createParamDecorator,
   Delete,
+  ExecutionContext,
   Get,
-  Headers,
   HttpCode,
   HttpStatus,
   Param,
@@ -16,6 +17,7 @@ import {
 } from '@nestjs/common';
 import {
   ApiBearerAuth,
+  ApiConflictResponse,
   ApiCreatedResponse,
   ApiHeader,
   ApiNoContentResponse,
@@ -58,8 +60,22 @@ const IfMatchHeader = ApiHeader({
   required: false,
   description: 'The ETag you last saw: a stale one gets 412 and changes nothing',
 });
+/**
+ * The `If-Match` header. Not `@Headers('if-match')`, which Swagger would document a second time
+ * beside {@link IfMatchHeader}, in lower case.
+ */
+const IfMatch = createParamDecorator(
+  (_data: unknown, context: ExecutionContext): string | undefined =>
+    context.switchToHttp().getRequest<Request>().headers['if-match'],
+);
 /** The response, for handlers whose answer carries headers (see {@link respond}). */
 const Out = () => Res({ passthrough: true });
+
+/** Creating a task (or a recurring task's next occurrence) past MAX_TASKS_PER_USER. */
+const QuotaReached = ApiConflictResponse({
+  type: ErrorResponse,
+  description: 'Task limit reached (MAX_TASKS_PER_USER); nothing changed',
+});
 
 const PreconditionFailed = ApiPreconditionFailedResponse({
   type: ErrorResponse,
@@ -99,6 +115,7 @@ export class TasksController {
   @Post()
   @IdempotencyKeyHeader
   @ApiOperation({ summary: 'Create a task' })
+  @QuotaReached
   @ApiCreatedResponse({ type: TaskResponse, description: 'Header: `ETag`' })
   async create(
     @CurrentUser() user: AuthUser,
@@ -139,6 +156,7 @@ export class TasksController {
   @HttpCode(HttpStatus.OK)
   @IdempotencyKeyHeader
   @ApiOperation({ summary: 'Complete, reopen or delete up to 500 tasks in one transaction' })
+  @QuotaReached
   @ApiOkResponse({ type: BulkResultResponse })
   async bulk(
     @CurrentUser() user: AuthUser,
@@ -172,7 +190,7 @@ export class TasksController {
     @Param() { id }: TaskParams,
     @Body() dto: UpdateTaskDto,
     @Out() response: Response,
-    @Headers('if-match') ifMatch?: string,
+    @IfMatch() ifMatch?: string,
   ): Promise<TaskResponse> {
     return respond(response, await this.tasks.update(user.id, id, dto, ifMatch));
   }
@@ -187,7 +205,7 @@ export class TasksController {
     @Param() { id }: TaskParams,
     @Body() dto: UpdateTaskDto,
     @Out() response: Response,
-    @Headers('if-match') ifMatch?: string,
+    @IfMatch() ifMatch?: string,
   ): Promise<TaskResponse> {
     return respond(response, await this.tasks.update(user.id, id, dto, ifMatch));
   }
@@ -196,13 +214,14 @@ export class TasksController {
   @IfMatchHeader
   @PreconditionFailed
   @ApiOperation({ summary: 'Toggle completion, or set it with `{"completed": true|false}`' })
+  @QuotaReached
   @ApiOkResponse({ type: TaskResponse })
   async complete(
     @CurrentUser() user: AuthUser,
     @Param() { id }: TaskParams,
     @Body() dto: CompleteTaskDto,
     @Out() response: Response,
-    @Headers('if-match') ifMatch?: string,
+    @IfMatch() ifMatch?: string,
   ): Promise<TaskResponse> {
     return respond(response, await this.tasks.complete(user.id, id, dto, ifMatch));
   }
@@ -216,7 +235,7 @@ export class TasksController {
   remove(
     @CurrentUser() user: AuthUser,
     @Param() { id }: TaskParams,
-    @Headers('if-match') ifMatch?: string,
+    @IfMatch() ifMatch?: string,
   ): Promise<void> {
     return this.tasks.remove(user.id, id, ifMatch);
   }

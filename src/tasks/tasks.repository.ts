@@ -306,11 +306,18 @@ export class TasksRepository {
     );
   }
 
-  async createOwned(ownerId: string, task: NewTask): Promise<TaskEntity> {
+  /**
+   * Inserts the task, unless its owner already holds `below` tasks or more (counted in the same
+   * statement, at most `below` index entries read): then null. The count sees the statement's
+   * snapshot, so it is exact only where creates of one owner are serialised ({@link lockTaskQuota}).
+   */
+  async createOwned(ownerId: string, task: NewTask, below: number): Promise<TaskEntity | null> {
     const [created] = await this.rows(
       `INSERT INTO task (user_id, title, description, completed, priority, tags, due_date,
          remind_at, recurrence, recurrence_until, completed_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+       SELECT $1, $2, $3, $4::boolean, $5::smallint, $6::text[], $7::timestamptz,
+         $8::timestamptz, $9, $10::timestamptz, $11::timestamptz
+       WHERE (SELECT count(*) FROM (SELECT 1 FROM task WHERE user_id = $1 LIMIT $12) owned) < $12
        RETURNING ${COLUMNS}`,
       [
         ownerId,
@@ -324,9 +331,18 @@ export class TasksRepository {
         task.recurrence,
         task.recurrenceUntil,
         task.completedAt,
+        below,
       ],
     );
-    return created;
+    return created ?? null;
+  }
+
+  /**
+   * Serialises the creates of one owner until this transaction ends (an advisory lock on the
+   * owner's id), so the count in {@link createOwned} sees every task committed before it.
+   */
+  async lockTaskQuota(ownerId: string): Promise<void> {
+    await this.manager.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 7071))`, [ownerId]);
   }
 
   /** Applies `patch` in one statement and returns the row as it is afterwards. */
@@ -378,10 +394,14 @@ export class TasksRepository {
     return snapshot;
   }
 
-  /** The owner's tasks changed in the window, in feed order, at most `window.limit`. */
+  /**
+   * The owner's tasks changed in the window, in feed order, at most `window.limit`. `change_xid`
+   * stays a bigint in SQL (an alias cast to text would make ORDER BY sort '1000' before '999',
+   * skipping rows at a page boundary, and miss the index); `pg` hands bigints over as strings.
+   */
   async changedOwned(ownerId: string, window: ChangeWindow): Promise<ChangedTask[]> {
     const rows = await this.select<TaskRow & { change_xid: string }>(
-      `SELECT ${COLUMNS}, change_xid::text AS change_xid FROM task
+      `SELECT ${COLUMNS}, change_xid FROM task
        WHERE user_id = $1 AND ${changeWindowSql('id', window)}
        ORDER BY change_xid, id LIMIT $5`,
       changeWindowParams(ownerId, window),
@@ -392,7 +412,7 @@ export class TasksRepository {
   /** The owner's deletions in the window, in feed order, at most `window.limit`. */
   async deletedOwned(ownerId: string, window: ChangeWindow): Promise<DeletedTask[]> {
     const rows = await this.select<{ task_id: number; change_xid: string }>(
-      `SELECT task_id, change_xid::text AS change_xid FROM task_tombstone
+      `SELECT task_id, change_xid FROM task_tombstone
        WHERE user_id = $1 AND ${changeWindowSql('task_id', window)}
        ORDER BY change_xid, task_id LIMIT $5`,
       changeWindowParams(ownerId, window),

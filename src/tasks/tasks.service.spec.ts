@@ -45,6 +45,7 @@ const OWNED_METHODS = [
   'lockOwned',
   'lockManyOwned',
   'createOwned',
+  'lockTaskQuota',
   'updateOwned',
   'deleteOwned',
   'deleteCompletedOwned',
@@ -140,7 +141,30 @@ describe(TasksService.name, () => {
           recurrenceUntil: null,
           completedAt: null,
         },
+        9_900, // far from the default quota of 10,000: one statement, no lock
       ]);
+      expect(repository.transaction).not.toHaveBeenCalled();
+    });
+
+    it('should lock and count again near the quota, and refuse past it with 409', async () => {
+      repository.createOwned.mockResolvedValue(null);
+
+      const failure = await failureOf(() => service.create(OWNER, { title: 'One too many' }));
+
+      expect(failure).toBeInstanceOf(ConflictException);
+      expect((failure as ConflictException).message).toMatch(/at most 10000 tasks/);
+      expect(repository.createOwned.mock.calls.map((call) => call[2])).toEqual([9_900, 10_000]);
+      expect(repository.lockTaskQuota).toHaveBeenCalledWith(OWNER);
+      expect(repository.lockTaskQuota.mock.invocationCallOrder[0]).toBeLessThan(
+        repository.createOwned.mock.invocationCallOrder[1],
+      );
+    });
+
+    it('should create near the quota once the locked count allows it', async () => {
+      repository.createOwned.mockResolvedValueOnce(null).mockResolvedValueOnce(taskEntity());
+
+      await expect(service.create(OWNER, { title: 'Last one' })).resolves.toBeDefined();
+      expect(repository.transaction).toHaveBeenCalledTimes(1);
     });
 
     it.each([
@@ -639,7 +663,9 @@ describe(TasksService.name, () => {
           recurrenceUntil: null,
           completedAt: null,
         },
+        10_000, // inside the completion's transaction: locked, counted against the quota itself
       ]);
+      expect(repository.lockTaskQuota).toHaveBeenCalledWith(OWNER);
       expect(repository.updateOwned.mock.calls[0]).toStrictEqual([
         OWNER,
         17,

@@ -4,9 +4,11 @@ import {
   HttpStatus,
   Injectable,
   NotFoundException,
+  Optional,
 } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { etagMatches } from '../common/etag';
+import { AppConfig } from '../config/app-config';
 import { RequestValidationException } from '../common/validation-error';
 import { BulkResultResponse, BulkTasksDto } from './dto/bulk-tasks.dto';
 import { CompleteTaskDto } from './dto/complete-task.dto';
@@ -25,11 +27,19 @@ import { Reply } from './reply';
 import { priorityToRank, TaskEntity } from './task.entity';
 import { etagOf, toTaskResponse } from './tasks.mapper';
 import { ChangesPass, decodeCursor, encodeCursor } from './changes-cursor';
-import { DeletedTask, TaskPatch, TasksRepository } from './tasks.repository';
+import { DeletedTask, NewTask, TaskPatch, TasksRepository } from './tasks.repository';
 
 /** Ids are PostgreSQL `integer`s: anything outside cannot exist, so it is simply not found. */
 const MAX_TASK_ID = 2_147_483_647;
 const isTaskId = (id: number) => Number.isInteger(id) && id >= 1 && id <= MAX_TASK_ID;
+
+/**
+ * A create whose owner holds fewer than `quota - QUOTA_MARGIN` tasks is one statement, its count
+ * unlocked; closer to the quota, creates of one owner take a lock and count again. Exact as long
+ * as fewer than QUOTA_MARGIN creates of one user are in flight at once (each unlocked count can
+ * miss only those): the rate limit and the connection pool keep that far lower.
+ */
+const QUOTA_MARGIN = 100;
 
 export interface TaskPage {
   tasks: TaskResponse[];
@@ -41,7 +51,14 @@ export interface TaskPage {
 /** Every task rule. The caller's id comes from the verified token, never from the request. */
 @Injectable()
 export class TasksService {
-  constructor(private readonly repository: TasksRepository) {}
+  private readonly maxTasks: number;
+
+  constructor(
+    private readonly repository: TasksRepository,
+    @Optional() config?: AppConfig,
+  ) {
+    this.maxTasks = config?.fairShare.maxTasksPerUser ?? 10_000;
+  }
 
   async list(ownerId: string, query: ListTasksQuery): Promise<TaskPage> {
     const { tasks, total } = await this.repository.listOwned(ownerId, {
@@ -89,8 +106,32 @@ export class TasksService {
       ownerId,
       idempotencyKey,
       { operation: 'create', payload: dto, status: HttpStatus.CREATED },
-      (tx) => tx.createOwned(ownerId, fields).then(replyWith),
+      async (tx) => replyWith(await this.createWithinQuota(tx, ownerId, fields)),
     );
+  }
+
+  /**
+   * Creates a task, in the caller's transaction `tx`, unless its owner holds MAX_TASKS_PER_USER
+   * already (409). The common case (far from the quota) is one statement whose margin absorbs
+   * concurrent creates; only a create near the quota takes the owner's lock and counts exactly.
+   */
+  private async createWithinQuota(
+    tx: TasksRepository,
+    ownerId: string,
+    task: NewTask,
+  ): Promise<TaskEntity> {
+    if (this.maxTasks > QUOTA_MARGIN) {
+      const created = await tx.createOwned(ownerId, task, this.maxTasks - QUOTA_MARGIN);
+      if (created) return created;
+    }
+    await tx.lockTaskQuota(ownerId);
+    const created = await tx.createOwned(ownerId, task, this.maxTasks);
+    if (!created) {
+      throw new ConflictException(
+        `Task limit reached: a user can hold at most ${this.maxTasks} tasks; delete some first`,
+      );
+    }
+    return created;
   }
 
   /** PUT and PATCH alike: merge what is present. An update that sets nothing is a client error. */
@@ -266,7 +307,7 @@ export class TasksService {
           recurrenceUntil: merged.recurrenceUntil,
         });
         if (next) {
-          const occurrence = await tx.createOwned(current.userId, {
+          const occurrence = await this.createWithinQuota(tx, current.userId, {
             title: merged.title,
             description: merged.description,
             completed: false,

@@ -1,6 +1,7 @@
 import type { EmbeddedPostgres } from '../../src/database/embedded-postgres';
 import type { BetterAuthServer } from './better-auth-server';
 import type { Pgbouncer } from './pgbouncer';
+import type { RedisServer } from './redis-server';
 
 /** What global setup started and global teardown stops (kept on globalThis between the two). */
 export interface TestResources {
@@ -9,4 +10,5 @@ export interface TestResources {
   outageDatabase: EmbeddedPostgres;
   pgbouncer: Pgbouncer;
   auth: BetterAuthServer;
+  redis: RedisServer;
 }

@@ -1,0 +1,113 @@
+import { ExecutionContext, Injectable, Logger } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import {
+  InjectThrottlerOptions,
+  InjectThrottlerStorage,
+  normalizeIp,
+  ThrottlerException,
+  ThrottlerGuard,
+  type ThrottlerModuleOptions,
+  type ThrottlerStorage,
+} from '@nestjs/throttler';
+import { Request, Response } from 'express';
+import { AuthUser } from '../auth/auth-user';
+import { AppConfig } from '../config/app-config';
+import { MemoryThrottlerStorage } from './memory-throttler.storage';
+
+const WINDOW_MS = 60_000;
+/** What `@SkipThrottle()` (its default, unnamed throttler) records on a handler or controller. */
+const SKIP_METADATA = 'THROTTLER:SKIPdefault';
+const WARN_EVERY_MS = 10_000;
+
+/**
+ * The global rate limit, @nestjs/throttler's guard with a lean request path: per user (the
+ * verified token's `sub`, set by `authenticate` before any guard) or, for requests without a valid
+ * token (401s included), per client address (`req.ip`, which honours TRUST_PROXY). One fixed
+ * one-minute window per caller, across all routes. Answers carry the IETF draft's `RateLimit-*`
+ * headers; past the limit it is 429 with `Retry-After`. `@SkipThrottle()` routes (health) are free.
+ * Should the shared store (Redis) fail, requests go through: an outage of the limiter must not
+ * become an outage of the API.
+ */
+@Injectable()
+export class RateLimitGuard extends ThrottlerGuard {
+  private readonly log = new Logger('RateLimit');
+  private readonly userLimit: number;
+  private readonly anonLimit: number;
+  private readonly memory?: MemoryThrottlerStorage;
+  private readonly skipped = new WeakMap<object, boolean>();
+  private lastWarning = 0;
+
+  constructor(
+    @InjectThrottlerOptions() options: ThrottlerModuleOptions,
+    @InjectThrottlerStorage() storage: ThrottlerStorage,
+    reflector: Reflector,
+    config: AppConfig,
+  ) {
+    super(options, storage, reflector);
+    this.userLimit = config.fairShare.userPerMinute;
+    this.anonLimit = config.fairShare.anonPerMinute;
+    if (storage instanceof MemoryThrottlerStorage) this.memory = storage;
+  }
+
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (this.isSkipped(context)) return true;
+    const http = context.switchToHttp();
+    const request = http.getRequest<Request & { user?: AuthUser }>();
+    const user = request.user;
+    const limit = user ? this.userLimit : this.anonLimit;
+    if (limit === 0) return true;
+    const key = user ? `u:${user.id}` : `a:${normalizeIp(request.ip ?? '')}`;
+
+    let hits: number;
+    let resetInSeconds: number;
+    if (this.memory) {
+      const window = this.memory.hit(key, WINDOW_MS);
+      hits = window.hits;
+      resetInSeconds = Math.ceil((window.resetAt - Date.now()) / 1000);
+    } else {
+      try {
+        // blockDuration 1 ms: no block beyond the window, so both stores count fixed windows.
+        const record = await this.storageService.increment(key, WINDOW_MS, limit, 1, 'default');
+        hits = record.totalHits;
+        resetInSeconds = record.timeToExpire;
+      } catch (error) {
+        this.warnStoreDown(error);
+        return true;
+      }
+    }
+
+    const response = http.getResponse<Response>();
+    response.setHeader('RateLimit-Limit', limit);
+    response.setHeader('RateLimit-Remaining', hits >= limit ? 0 : limit - hits);
+    response.setHeader('RateLimit-Reset', resetInSeconds);
+    if (hits > limit) {
+      response.setHeader('Retry-After', resetInSeconds);
+      throw new ThrottlerException(
+        `Too many requests: at most ${limit} a minute; retry in ${resetInSeconds} s`,
+      );
+    }
+    return true;
+  }
+
+  private isSkipped(context: ExecutionContext): boolean {
+    const handler = context.getHandler();
+    let skipped = this.skipped.get(handler);
+    if (skipped === undefined) {
+      skipped =
+        this.reflector.getAllAndOverride<boolean | undefined>(SKIP_METADATA, [
+          handler,
+          context.getClass(),
+        ]) === true;
+      this.skipped.set(handler, skipped);
+    }
+    return skipped;
+  }
+
+  private warnStoreDown(error: unknown): void {
+    const now = Date.now();
+    if (now - this.lastWarning < WARN_EVERY_MS) return;
+    this.lastWarning = now;
+    const reason = error instanceof Error ? error.message.split('\n')[0].slice(0, 200) : 'unknown';
+    this.log.warn(`Rate-limit store unavailable (${reason}); requests are not limited meanwhile`);
+  }
+}
