@@ -39,6 +39,12 @@ export class AppConfig {
   readonly docsEnabled: boolean;
   readonly shutdownTimeoutMs: number;
   readonly workers: number;
+  /** Rolling deploys: the pre-stop delay, HTTP socket timeouts, where migrations connect. */
+  readonly lifecycle: {
+    shutdownDelayMs: number;
+    keepAliveTimeoutMs: number;
+    headersTimeoutMs: number;
+  };
 
   /**
    * The log settings before the environment is validated (so a configuration error in production
@@ -108,6 +114,13 @@ export class AppConfig {
     this.docsEnabled = get('DOCS_ENABLED');
     this.shutdownTimeoutMs = get('SHUTDOWN_TIMEOUT_MS');
     this.workers = get('WORKERS');
+    const keepAliveTimeoutMs = get('HTTP_KEEP_ALIVE_TIMEOUT_MS');
+    this.lifecycle = {
+      shutdownDelayMs: get('SHUTDOWN_DELAY_MS'),
+      keepAliveTimeoutMs,
+      // Node's pairing: a headers timeout above the keep-alive one.
+      headersTimeoutMs: get('HTTP_HEADERS_TIMEOUT_MS') ?? keepAliveTimeoutMs + 1000,
+    };
   }
 }
 
