@@ -30,10 +30,14 @@ export async function bootstrap(early: Worker[]): Promise<void> {
   try {
     local = await applyLocalDefaults(bootLogger);
     config = AppConfig.fromEnv();
-    if (config.workers > 1 && config.database.migrationsRun) {
-      // Migrations once, in the primary, before any worker opens a pool.
+    // Before any pool opens (in this process or the workers): wait for a database that is still
+    // booting, and migrate under a lock that lets any number of processes start at once.
+    if (config.database.migrationsRun) {
       const { runMigrations } = await import('./database/migrate.js');
-      await runMigrations(config.database.url);
+      await runMigrations(config.lifecycle.migrationsUrl);
+    } else {
+      const { waitForDatabase } = await import('./database/wait-for-database.js');
+      await waitForDatabase(config.database.url);
     }
   } catch (error) {
     for (const worker of early) worker.kill();

@@ -44,6 +44,7 @@ export class AppConfig {
     shutdownDelayMs: number;
     keepAliveTimeoutMs: number;
     headersTimeoutMs: number;
+    migrationsUrl: string;
   };
 
   /**
@@ -120,6 +121,7 @@ export class AppConfig {
       keepAliveTimeoutMs,
       // Node's pairing: a headers timeout above the keep-alive one.
       headersTimeoutMs: get('HTTP_HEADERS_TIMEOUT_MS') ?? keepAliveTimeoutMs + 1000,
+      migrationsUrl: get('DATABASE_MIGRATIONS_URL') ?? this.database.url,
     };
   }
 }

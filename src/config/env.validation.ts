@@ -155,6 +155,11 @@ export class EnvironmentVariables {
   @OptionalEnv()
   @IntegerEnv(1000, 901000)
   HTTP_HEADERS_TIMEOUT_MS?: number;
+
+  /** A direct (non-pooled) URL for migrations and their advisory lock; default DATABASE_URL. */
+  @OptionalEnv()
+  @Matches(/^postgres(ql)?:\/\/\S+$/, { message: 'must be a postgres:// or postgresql:// URL' })
+  DATABASE_MIGRATIONS_URL?: string;
 }
 
 /** Thrown at boot; its message names every offending variable and never echoes a value. */
