@@ -174,25 +174,23 @@ async function superviseWorkers(
     logger.error(`Worker ${worker.process.pid} exited (${signal ?? code}); starting another`);
     setTimeout(fork, 1000).unref();
   });
-  const online = Array.from({ length: config.workers }, (_, index) => {
-    const worker = start(index);
-    return new Promise<void>((resolve, reject) => {
-      worker.once('listening', () => resolve());
-      worker.once('exit', (code) => reject(new Error(`worker exited with code ${code}`)));
-    });
-  });
-  await Promise.all(online);
-  logger.log(`${config.workers} workers share port ${config.http.port}`);
+  const listening = new Set<Worker>();
+  cluster.on('listening', (worker: Worker) => listening.add(worker));
 
-  // A little longer than the workers' own limit, so their exit codes arrive first.
+  // Before the workers are online: a SIGTERM during start-up must not kill the primary (Node's
+  // default action) while the first workers already serve. A little longer than the workers' own
+  // limit, so their exit codes arrive first.
   new Shutdown(config.shutdownTimeoutMs + PRIMARY_MARGIN_MS).onSignals(
     ['SIGTERM', 'SIGINT'],
     async (logger) => {
       stopping = true;
       const workers = Object.values(cluster.workers ?? {}).filter(
-        (w): w is Worker => !!w && w.isConnected(),
+        (w): w is Worker => !!w && !w.isDead(),
       );
-      const codes = workers.map(
+      // Those still starting have served nothing and may be listening for no message yet.
+      const serving = workers.filter((worker) => listening.has(worker) && worker.isConnected());
+      for (const worker of workers) if (!serving.includes(worker)) worker.process.kill('SIGKILL');
+      const codes = serving.map(
         (worker) =>
           new Promise<number | null>((resolve) =>
             worker.once('exit', (code, signal) => resolve(signal ? null : code)),
@@ -200,22 +198,18 @@ async function superviseWorkers(
       );
       // Every worker stops accepting before any closes a socket (see HttpDrain.stopAccepting).
       await Promise.all(
-        workers.map(
+        serving.map(
           (worker) =>
             new Promise<void>((resolve) => {
               worker.on('message', (message) => {
                 if (isShutdownStep(message, 'stopped-accepting')) resolve();
               });
               worker.once('exit', () => resolve());
-              worker.send({ type: 'shutdown', step: 'stop-accepting' } satisfies ShutdownStep);
+              tell(worker, 'stop-accepting');
             }),
         ),
       );
-      for (const worker of workers) {
-        if (worker.isConnected()) {
-          worker.send({ type: 'shutdown', step: 'close' } satisfies ShutdownStep);
-        }
-      }
+      for (const worker of serving) tell(worker, 'close');
       const exitCodes = await Promise.all(codes);
       await local.embedded?.stop();
       const failed = exitCodes.filter((code) => code !== 0).length;
@@ -224,6 +218,26 @@ async function superviseWorkers(
       return 1;
     },
   );
+
+  const online = Array.from({ length: config.workers }, (_, index) => {
+    const worker = start(index);
+    return new Promise<void>((resolve, reject) => {
+      worker.once('listening', () => resolve());
+      worker.once('exit', (code) =>
+        stopping ? resolve() : reject(new Error(`worker exited with code ${code}`)),
+      );
+    });
+  });
+  await Promise.all(online);
+  if (!stopping) logger.log(`${config.workers} workers share port ${config.http.port}`);
+}
+
+/** Sends a shutdown step; a worker that died meanwhile is reported by its exit, not here. */
+function tell(worker: Worker, step: ShutdownStep['step']): void {
+  if (!worker.isConnected()) return;
+  worker.send({ type: 'shutdown', step } satisfies ShutdownStep, (error: Error | null) => {
+    if (error) new Logger('Cluster').warn(`Worker ${worker.process.pid} missed "${step}"`);
+  });
 }
 
 /** How much longer than SHUTDOWN_TIMEOUT_MS a cluster primary waits for its workers. */

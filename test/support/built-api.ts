@@ -33,7 +33,7 @@ export interface BuiltApi {
 
 /**
  * `node dist/main`, as a container runs it, on a free loopback port and the e2e database; resolves
- * once `/health/ready` answers 200.
+ * once it has logged that it listens (every worker) and `/health/ready` answers 200.
  */
 export async function startBuiltApi(env: Record<string, string>): Promise<BuiltApi> {
   const port = await freePort();
@@ -61,10 +61,13 @@ export async function startBuiltApi(env: Record<string, string>): Promise<BuiltA
   const deadline = Date.now() + 30000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`API exited at start:\n${output}`);
-    const ready = await fetch(`${base}/health/ready`).then(
-      (response) => response.status === 200,
-      () => false,
-    );
+    // Logged once every worker listens, not just the first.
+    const ready =
+      /Task API listening on/.test(output) &&
+      (await fetch(`${base}/health/ready`).then(
+        (response) => response.status === 200,
+        () => false,
+      ));
     if (ready) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
