@@ -2,12 +2,14 @@ import { INestApplication } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import cors from 'cors';
 import { NextFunction, Request, Response } from 'express';
+import type { Server } from 'node:http';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { authenticate } from './auth/authenticate.middleware';
 import { JwtStrategy } from './auth/bearer-token.strategy';
 import { refuseBodyEarly } from './common/body-parsing';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { AppValidationPipe } from './common/app-validation.pipe';
+import { HttpDrain } from './common/http-drain';
 import { requestContext } from './common/request-context.middleware';
 import { AppConfig } from './config/app-config';
 
@@ -78,7 +80,18 @@ export function configureApp(app: NestExpressApplication): INestApplication {
   app.useGlobalPipes(new AppValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter());
   if (config.docsEnabled) setupSwagger(app);
+  configureHttpServer(app, config);
   return app;
+}
+
+/** Socket timeouts from the config, and the drain that SIGTERM uses (see bootstrap.ts). */
+function configureHttpServer(app: NestExpressApplication, config: AppConfig): void {
+  const server: Server = app.getHttpServer();
+  // Node's default keep-alive timeout (5 s) is shorter than a balancer's idle timeout (AWS ALB:
+  // 60 s), so the balancer would reuse sockets the API is closing, and see resets.
+  server.keepAliveTimeout = config.lifecycle.keepAliveTimeoutMs;
+  server.headersTimeout = config.lifecycle.headersTimeoutMs;
+  app.get(HttpDrain).attach(server);
 }
 
 function setupSwagger(app: INestApplication): void {

@@ -1,11 +1,12 @@
 import { Logger } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import cluster, { Worker } from 'node:cluster';
+import { HttpDrain } from './common/http-drain';
 import { createLogger } from './common/logging';
 import { AppConfig } from './config/app-config';
 import { InvalidEnvironmentError } from './config/env.validation';
 import { applyLocalDefaults, LocalDefaults } from './config/local-defaults';
-import { AWAIT_PRIMARY, GoAhead, goAhead } from './cluster-handoff';
+import { AWAIT_PRIMARY, GoAhead, goAhead, isShutdownStep, ShutdownStep } from './cluster-handoff';
 
 /**
  * One process (WORKERS=1, the default) or a primary that prepares everything once (embedded
@@ -29,10 +30,14 @@ export async function bootstrap(early: Worker[]): Promise<void> {
   try {
     local = await applyLocalDefaults(bootLogger);
     config = AppConfig.fromEnv();
-    if (config.workers > 1 && config.database.migrationsRun) {
-      // Migrations once, in the primary, before any worker opens a pool.
+    // Before any pool opens (in this process or the workers): wait for a database that is still
+    // booting, and migrate under a lock that lets any number of processes start at once.
+    if (config.database.migrationsRun) {
       const { runMigrations } = await import('./database/migrate.js');
-      await runMigrations(config.database.url);
+      await runMigrations(config.lifecycle.migrationsUrl);
+    } else {
+      const { waitForDatabase } = await import('./database/wait-for-database.js');
+      await waitForDatabase(config.database.url);
     }
   } catch (error) {
     for (const worker of early) worker.kill();
@@ -70,7 +75,11 @@ function loadApp() {
   ]);
 }
 
-/** Builds the app and listens; SIGTERM/SIGINT then drain it (see {@link onShutdown}). */
+/**
+ * Builds the app and listens. SIGTERM/SIGINT then turn readiness to 503, wait SHUTDOWN_DELAY_MS
+ * (serving as usual), drain the HTTP server ({@link HttpDrain}: stop accepting, answer what
+ * arrives on open sockets with `Connection: close`), close the pool and exit 0.
+ */
 async function serve(
   config: AppConfig,
   [{ NestFactory }, { AppModule }, { configureApp }, { AppExpressAdapter }]: Awaited<
@@ -86,16 +95,62 @@ async function serve(
   });
   configureApp(app);
   await app.listen(config.http.port, config.http.host);
-  onShutdown(config.shutdownTimeoutMs, async () => {
-    await app.close();
+  const drain = app.get(HttpDrain);
+  const shutdown = new Shutdown(config.shutdownTimeoutMs);
+  const stop = async (logger: Logger, coordination?: WorkerStop) => {
+    drain.begin();
+    const delayMs = config.lifecycle.shutdownDelayMs;
+    if (delayMs > 0) {
+      logger.log(`Readiness is 503; serving ${delayMs} ms more before draining`);
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+    drain.stopAccepting();
+    logger.log(`Readiness is 503, not accepting; draining ${drain.openSockets} connection(s)`);
+    if (coordination) {
+      coordination.stoppedAccepting();
+      await coordination.closeAllowed;
+    }
+    const { closedResponses, quietSocketsClosed } = await drain.close();
+    logger.log(
+      `HTTP drained: ${closedResponses} answer(s) sent with Connection: close, ` +
+        `${quietSocketsClosed} quiet connection(s) closed`,
+    );
+    await app.close(); // the pool, then Nest's shutdown hooks
     await local?.embedded?.stop();
+  };
+
+  if (!cluster.isWorker) {
+    shutdown.onSignals(['SIGTERM', 'SIGINT'], (logger) => stop(logger));
+    return;
+  }
+  // A worker stops when its primary says so, in two steps (see HttpDrain.stopAccepting). A
+  // terminal's Ctrl-C reaches the primary too, which coordinates; a SIGTERM sent to this worker
+  // alone stops it on its own.
+  process.on('SIGINT', () => undefined);
+  shutdown.onSignals(['SIGTERM'], (logger) => stop(logger));
+  let allowClose!: () => void;
+  const closeAllowed = new Promise<void>((resolve) => (allowClose = resolve));
+  const stoppedAccepting = () =>
+    process.send?.({ type: 'shutdown', step: 'stopped-accepting' } satisfies ShutdownStep);
+  process.on('message', (message) => {
+    if (isShutdownStep(message, 'close')) allowClose();
+    if (isShutdownStep(message, 'stop-accepting')) {
+      shutdown.run('Primary asked', (logger) => stop(logger, { stoppedAccepting, closeAllowed }));
+    }
   });
+}
+
+/** How a worker's stop waits for the other workers (see superviseWorkers). */
+interface WorkerStop {
+  stoppedAccepting(): void;
+  closeAllowed: Promise<void>;
 }
 
 /**
  * Starts the workers (migrations already done): releases the early ones and forks the rest,
- * replaces one that dies unexpectedly, and on SIGTERM/SIGINT asks each to drain, then stops the
- * embedded database once all have exited.
+ * replaces one that dies unexpectedly. On SIGTERM/SIGINT it has every worker stop accepting, then
+ * lets them drain their sockets; once all have exited it stops the embedded database, and exits 0
+ * if they all did.
  */
 async function superviseWorkers(
   config: AppConfig,
@@ -119,57 +174,113 @@ async function superviseWorkers(
     logger.error(`Worker ${worker.process.pid} exited (${signal ?? code}); starting another`);
     setTimeout(fork, 1000).unref();
   });
+  const listening = new Set<Worker>();
+  cluster.on('listening', (worker: Worker) => listening.add(worker));
+
+  // Before the workers are online: a SIGTERM during start-up must not kill the primary (Node's
+  // default action) while the first workers already serve. A little longer than the workers' own
+  // limit, so their exit codes arrive first.
+  new Shutdown(config.shutdownTimeoutMs + PRIMARY_MARGIN_MS).onSignals(
+    ['SIGTERM', 'SIGINT'],
+    async (logger) => {
+      stopping = true;
+      const workers = Object.values(cluster.workers ?? {}).filter(
+        (w): w is Worker => !!w && !w.isDead(),
+      );
+      // Those still starting have served nothing and may be listening for no message yet.
+      const serving = workers.filter((worker) => listening.has(worker) && worker.isConnected());
+      for (const worker of workers) if (!serving.includes(worker)) worker.process.kill('SIGKILL');
+      const codes = serving.map(
+        (worker) =>
+          new Promise<number | null>((resolve) =>
+            worker.once('exit', (code, signal) => resolve(signal ? null : code)),
+          ),
+      );
+      // Every worker stops accepting before any closes a socket (see HttpDrain.stopAccepting).
+      await Promise.all(
+        serving.map(
+          (worker) =>
+            new Promise<void>((resolve) => {
+              worker.on('message', (message) => {
+                if (isShutdownStep(message, 'stopped-accepting')) resolve();
+              });
+              worker.once('exit', () => resolve());
+              tell(worker, 'stop-accepting');
+            }),
+        ),
+      );
+      for (const worker of serving) tell(worker, 'close');
+      const exitCodes = await Promise.all(codes);
+      await local.embedded?.stop();
+      const failed = exitCodes.filter((code) => code !== 0).length;
+      if (failed === 0) return 0;
+      logger.error(`${failed} of ${exitCodes.length} worker(s) did not stop cleanly`);
+      return 1;
+    },
+  );
+
   const online = Array.from({ length: config.workers }, (_, index) => {
     const worker = start(index);
     return new Promise<void>((resolve, reject) => {
       worker.once('listening', () => resolve());
-      worker.once('exit', (code) => reject(new Error(`worker exited with code ${code}`)));
+      worker.once('exit', (code) =>
+        stopping ? resolve() : reject(new Error(`worker exited with code ${code}`)),
+      );
     });
   });
   await Promise.all(online);
-  logger.log(`${config.workers} workers share port ${config.http.port}`);
+  if (!stopping) logger.log(`${config.workers} workers share port ${config.http.port}`);
+}
 
-  onShutdown(config.shutdownTimeoutMs, async () => {
-    stopping = true;
-    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w);
-    await Promise.all(
-      workers.map(
-        (worker) =>
-          new Promise<void>((resolve) => {
-            worker.once('exit', () => resolve());
-            worker.process.kill('SIGTERM');
-          }),
-      ),
-    );
-    await local.embedded?.stop();
+/** Sends a shutdown step; a worker that died meanwhile is reported by its exit, not here. */
+function tell(worker: Worker, step: ShutdownStep['step']): void {
+  if (!worker.isConnected()) return;
+  worker.send({ type: 'shutdown', step } satisfies ShutdownStep, (error: Error | null) => {
+    if (error) new Logger('Cluster').warn(`Worker ${worker.process.pid} missed "${step}"`);
   });
 }
 
+/** How much longer than SHUTDOWN_TIMEOUT_MS a cluster primary waits for its workers. */
+const PRIMARY_MARGIN_MS = 1000;
+
 /**
- * SIGTERM/SIGINT: stop accepting, let in-flight requests finish, close the pool, stop the
- * embedded database, exit 0. A request that hangs longer than the timeout is cut off.
+ * Runs a stop once (later triggers are ignored) and exits with its code: 0 unless it returns
+ * another. Only if it takes longer than `timeoutMs` does the process exit 1 anyway, cutting off
+ * whatever is still running (and, in a cluster primary, killing the workers still alive).
  */
-function onShutdown(timeoutMs: number, close: () => Promise<void>): void {
-  const logger = new Logger('Shutdown');
-  let stopping = false;
-  const stop = async (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    logger.log(`${signal} received: draining requests and closing`);
+class Shutdown {
+  private readonly logger = new Logger('Shutdown');
+  private started = false;
+
+  constructor(private readonly timeoutMs: number) {}
+
+  onSignals(signals: NodeJS.Signals[], close: (logger: Logger) => Promise<number | void>): void {
+    for (const signal of signals) process.on(signal, () => this.run(`${signal} received`, close));
+  }
+
+  run(reason: string, close: (logger: Logger) => Promise<number | void>): void {
+    if (this.started) return;
+    this.started = true;
+    const started = Date.now();
+    this.logger.log(`${reason}: stopping (at most ${this.timeoutMs} ms)`);
     setTimeout(() => {
-      logger.error(`Still busy after ${timeoutMs} ms: exiting anyway`);
+      this.logger.error(`Still busy after ${this.timeoutMs} ms: exiting anyway`);
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGKILL');
       process.exit(1);
-    }, timeoutMs).unref();
-    try {
-      await close();
-      logger.log('Stopped cleanly');
-      process.exit(0);
-    } catch (error) {
-      logger.error(`Shutdown failed: ${error instanceof Error ? error.name : 'unknown error'}`);
-      process.exit(1);
-    }
-  };
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, (s) => void stop(s));
+    }, this.timeoutMs).unref();
+    close(this.logger).then(
+      (code) => {
+        const took = Date.now() - started;
+        this.logger.log(`Stopped ${code ? 'with errors' : 'cleanly'} in ${took} ms`);
+        process.exit(code ?? 0);
+      },
+      (error: unknown) => {
+        const name = error instanceof Error ? error.name : 'unknown error';
+        this.logger.error(`Shutdown failed: ${name}`);
+        process.exit(1);
+      },
+    );
+  }
 }
 
 /** The last word of a start that failed: configuration errors name the variables, never values. */

@@ -29,3 +29,17 @@ export function goAhead(): Promise<Record<string, string>> {
     process.on('message', onMessage);
   });
 }
+
+/**
+ * A coordinated stop (see bootstrap.ts): the primary asks every worker to stop accepting, waits
+ * until all have, then lets them close their sockets.
+ */
+export interface ShutdownStep {
+  type: 'shutdown';
+  step: 'stop-accepting' | 'stopped-accepting' | 'close';
+}
+
+export function isShutdownStep(message: unknown, step: ShutdownStep['step']): boolean {
+  const candidate = message as Partial<ShutdownStep> | undefined;
+  return candidate?.type === 'shutdown' && candidate.step === step;
+}

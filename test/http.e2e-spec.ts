@@ -1,3 +1,5 @@
+import { Agent, get, IncomingHttpHeaders, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { useTestApp } from './support/app';
 import { newUser, TestUser } from './support/tokens';
 
@@ -204,6 +206,29 @@ describe('HTTP surface', () => {
       expect(Object.keys(doc.paths['/api/tasks/{id}'].get.responses)).toEqual(
         expect.arrayContaining(['200', '401', '404', '422']),
       );
+    });
+  });
+
+  describe('keep-alive', () => {
+    it('should keep idle sockets open longer than a load balancer does (65 s by default)', async () => {
+      const server: Server = suite.app.getHttpServer();
+      expect(server.keepAliveTimeout).toBe(65000);
+      expect(server.headersTimeout).toBe(66000);
+
+      const { port } = server.address() as AddressInfo;
+      const agent = new Agent({ keepAlive: true });
+      try {
+        const headers = await new Promise<IncomingHttpHeaders>((resolve, reject) =>
+          get({ host: '127.0.0.1', port, path: '/health', agent }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.headers));
+          }).on('error', reject),
+        );
+        expect(headers.connection).toBe('keep-alive');
+        expect(headers['keep-alive']).toBe('timeout=65');
+      } finally {
+        agent.destroy();
+      }
     });
   });
 });

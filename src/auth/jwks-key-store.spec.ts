@@ -9,7 +9,7 @@ import {
   jwtVerify,
   SignJWT,
 } from 'jose';
-import { JwksKeyStore, JwksKeyStoreOptions } from './jwks-key-store';
+import { JwksKeyStore, JwksKeyStoreOptions, MAX_BACKOFF_MS } from './jwks-key-store';
 
 const OPTIONS: JwksKeyStoreOptions = {
   url: new URL('https://auth.example.com/api/auth/jwks'),
@@ -238,6 +238,105 @@ describe(JwksKeyStore.name, () => {
       await expect(verify(await signWith(keyB))).rejects.toBeInstanceOf(errors.JWKSNoMatchingKey);
       await expect(verify(await signWith(keyA))).resolves.toBeDefined();
       expect(endpoint.fetch).toHaveBeenCalledTimes(2);
+    });
+  });
+
+  describe('a failing JWKS', () => {
+    /** A blackholed host: every fetch runs into the timeout (the clock moves by it) and fails. */
+    const blackhole = () =>
+      endpoint.fetch.mockImplementation(() => {
+        advance(OPTIONS.timeoutMs);
+        return Promise.reject(new DOMException('The operation was aborted', 'TimeoutError'));
+      });
+
+    beforeEach(async () => {
+      // As the issue found it: the timeout as long as the cooldown.
+      store = new JwksKeyStore(
+        { ...OPTIONS, timeoutMs: OPTIONS.cooldownMs },
+        endpoint.fetch,
+        () => now,
+      );
+      endpoint.publish(keyA.publicJwk);
+      await verify(await signWith(keyA));
+      advance(OPTIONS.cooldownMs);
+    });
+
+    it('should count the cooldown from the end of a fetch that timed out', async () => {
+      blackhole();
+      const unknown = await signWith(keyB);
+
+      await expect(verify(unknown)).rejects.toBeInstanceOf(errors.JWKSNoMatchingKey);
+      expect(endpoint.fetch).toHaveBeenCalledTimes(2);
+
+      // Straight after the failed fetch: no new one, so the token fails without waiting.
+      await expect(verify(unknown)).rejects.toBeInstanceOf(errors.JWKSNoMatchingKey);
+      advance(OPTIONS.cooldownMs - 1);
+      await expect(verify(unknown)).rejects.toBeInstanceOf(errors.JWKSNoMatchingKey);
+      expect(endpoint.fetch).toHaveBeenCalledTimes(2);
+      // Cached keys keep working meanwhile.
+      await expect(verify(await signWith(keyA))).resolves.toBeDefined();
+    });
+
+    it('should double the wait after each failure, up to MAX_BACKOFF_MS', async () => {
+      endpoint.failure = 'network';
+      const unknown = await signWith(keyB);
+      await expect(verify(unknown)).rejects.toBeInstanceOf(errors.JWKSNoMatchingKey);
+
+      const waits: number[] = [];
+      for (let wait = OPTIONS.cooldownMs; waits.length < 6;) {
+        const calls = endpoint.fetch.mock.calls.length;
+        advance(wait - 1);
+        await expect(verify(unknown)).rejects.toBeInstanceOf(errors.JWKSNoMatchingKey);
+        expect(endpoint.fetch).toHaveBeenCalledTimes(calls);
+        advance(1);
+        await expect(verify(unknown)).rejects.toBeInstanceOf(errors.JWKSNoMatchingKey);
+        expect(endpoint.fetch).toHaveBeenCalledTimes(calls + 1);
+        waits.push(wait);
+        wait = Math.min(wait * 2, MAX_BACKOFF_MS);
+      }
+      expect(waits).toEqual([5_000, 10_000, 20_000, 40_000, 60_000, 60_000]);
+      expect(warn).toHaveBeenLastCalledWith(expect.stringContaining('next attempt in 60000 ms'));
+    });
+
+    it('should not make other tokens wait for the retry of a failing JWKS', async () => {
+      endpoint.failure = 'network';
+      const unknown = await signWith(keyB);
+      await expect(verify(unknown)).rejects.toBeInstanceOf(errors.JWKSNoMatchingKey);
+      advance(OPTIONS.cooldownMs);
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      endpoint.fetch.mockImplementation(async () => {
+        await gate;
+        throw new TypeError('fetch failed');
+      });
+
+      const first = verify(unknown); // starts the retry and waits for it
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(endpoint.fetch).toHaveBeenCalledTimes(3);
+      // The retry is still hanging: another unknown-kid token is refused at once.
+      await expect(verify(await signWith(keyB))).rejects.toBeInstanceOf(errors.JWKSNoMatchingKey);
+      release();
+      await expect(first).rejects.toBeInstanceOf(errors.JWKSNoMatchingKey);
+      expect(endpoint.fetch).toHaveBeenCalledTimes(3);
+    });
+
+    it('should go back to the plain cooldown and pick up rotated keys once the JWKS is back', async () => {
+      endpoint.failure = 'network';
+      const rotated = await signWith(keyB);
+      await expect(verify(rotated)).rejects.toBeInstanceOf(errors.JWKSNoMatchingKey);
+      advance(OPTIONS.cooldownMs);
+      await expect(verify(rotated)).rejects.toBeInstanceOf(errors.JWKSNoMatchingKey);
+
+      endpoint.failure = undefined;
+      endpoint.publish(keyB.publicJwk);
+      advance(2 * OPTIONS.cooldownMs);
+      await expect(verify(rotated)).resolves.toBeDefined();
+      expect(endpoint.fetch).toHaveBeenCalledTimes(4);
+
+      // Healthy again: an unknown kid waits one cooldown, not the last backoff.
+      advance(OPTIONS.cooldownMs);
+      await expect(verify(await signWith(keyA))).rejects.toBeInstanceOf(errors.JWKSNoMatchingKey);
+      expect(endpoint.fetch).toHaveBeenCalledTimes(5);
     });
   });
 

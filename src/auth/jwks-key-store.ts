@@ -11,12 +11,15 @@ import {
 
 export interface JwksKeyStoreOptions {
   url: URL;
-  /** Least time between two fetches: an unknown `kid` cannot make us hammer the JWKS. */
+  /** Least time between the end of one fetch and the next: an unknown `kid` cannot make us hammer the JWKS. */
   cooldownMs: number;
   /** After this the set is refreshed in the background; the cached keys stay in use meanwhile. */
   cacheMaxAgeMs: number;
   timeoutMs: number;
 }
+
+/** The longest wait between attempts while the JWKS keeps failing (unless the cooldown is longer). */
+export const MAX_BACKOFF_MS = 60_000;
 
 type LocalKeySet = ReturnType<typeof createLocalJWKSet>;
 
@@ -24,13 +27,22 @@ type LocalKeySet = ReturnType<typeof createLocalJWKSet>;
  * The Better Auth JWKS, cached. Unlike a plain remote key set, a failed refresh never drops keys
  * already fetched, so a JWKS outage does not log every user out. Private and symmetric keys in
  * the document are ignored: a key the issuer's public document calls `oct` must never verify.
+ *
+ * The next fetch is allowed a cooldown after the previous one ENDED (counted from its start, a
+ * fetch that timed out would leave no cooldown at all). After failures the wait doubles, from
+ * the cooldown up to {@link MAX_BACKOFF_MS}, and until a fetch succeeds again a token whose
+ * `kid` is not cached fails at once instead of waiting for a fetch that is likely to fail too;
+ * only the token that starts the next attempt, once the wait is over, waits for it.
  */
 export class JwksKeyStore {
   private readonly logger = new Logger(JwksKeyStore.name);
   private keySet?: LocalKeySet;
   private keyCount = 0;
   private fetchedAt = 0;
-  private lastAttemptAt = Number.NEGATIVE_INFINITY;
+  /** No fetch before this (end of the last one + cooldown or backoff). */
+  private nextAttemptAt = Number.NEGATIVE_INFINITY;
+  /** Fetches that failed in a row. */
+  private failures = 0;
   private inflight?: Promise<void>;
 
   constructor(
@@ -45,7 +57,7 @@ export class JwksKeyStore {
     token: FlattenedJWSInput,
   ) => {
     if (!this.keySet) {
-      await this.refresh();
+      await this.refreshUnlessFailing();
     } else if (this.now() - this.fetchedAt > this.options.cacheMaxAgeMs) {
       void this.refresh();
     }
@@ -55,20 +67,33 @@ export class JwksKeyStore {
     } catch (error) {
       if (!(error instanceof errors.JWKSNoMatchingKey)) throw error;
       // A new kid usually means the issuer rotated its keys: look again, at most once a cooldown.
-      await this.refresh();
+      await this.refreshUnlessFailing();
       return this.keySet(header, token);
     }
   };
 
+  /** True while the last fetch failed and no new one may start yet, or one is already running. */
+  get failing(): boolean {
+    return this.failures > 0 && (this.inflight !== undefined || this.now() < this.nextAttemptAt);
+  }
+
   /** Loads the set if the cooldown allows; concurrent callers share one request. */
   refresh(): Promise<void> {
     if (this.inflight) return this.inflight;
-    if (this.now() - this.lastAttemptAt < this.options.cooldownMs) return Promise.resolve();
-    this.lastAttemptAt = this.now();
+    if (this.now() < this.nextAttemptAt) return Promise.resolve();
     this.inflight = this.load().finally(() => {
       this.inflight = undefined;
     });
     return this.inflight;
+  }
+
+  /** While the JWKS is failing, starts a fetch if one is due but does not wait for it. */
+  private async refreshUnlessFailing(): Promise<void> {
+    if (this.failing) {
+      void this.refresh();
+      return;
+    }
+    await this.refresh();
   }
 
   private async load(): Promise<void> {
@@ -85,12 +110,20 @@ export class JwksKeyStore {
       this.keySet = createLocalJWKSet({ keys });
       this.keyCount = keys.length;
       this.fetchedAt = this.now();
+      this.failures = 0;
+      this.nextAttemptAt = this.now() + this.options.cooldownMs;
       this.logger.debug(`Loaded ${keys.length} signing key(s) from ${this.options.url.origin}`);
     } catch (error) {
+      this.failures++;
+      const backoffMs = Math.min(
+        this.options.cooldownMs * 2 ** (this.failures - 1),
+        Math.max(MAX_BACKOFF_MS, this.options.cooldownMs),
+      );
+      this.nextAttemptAt = this.now() + backoffMs;
       const reason = error instanceof Error ? error.message : 'unknown error';
       this.logger.warn(
         `JWKS fetch from ${this.options.url.origin} failed (${reason}); ` +
-          `keeping ${this.keyCount} cached key(s)`,
+          `keeping ${this.keyCount} cached key(s), next attempt in ${backoffMs} ms at the earliest`,
       );
     }
   }

@@ -61,6 +61,13 @@ export class AppConfig {
     /** For Express's `trust proxy`; `false` when unset. */
     trustProxy: boolean | number | string;
   };
+  /** Rolling deploys: the pre-stop delay, HTTP socket timeouts, where migrations connect. */
+  readonly lifecycle: {
+    shutdownDelayMs: number;
+    keepAliveTimeoutMs: number;
+    headersTimeoutMs: number;
+    migrationsUrl: string;
+  };
 
   /**
    * The log settings before the environment is validated (so a configuration error in production
@@ -150,6 +157,14 @@ export class AppConfig {
             : /^\d+$/.test(trustProxy)
               ? Number(trustProxy)
               : trustProxy,
+    };
+    const keepAliveTimeoutMs = get('HTTP_KEEP_ALIVE_TIMEOUT_MS');
+    this.lifecycle = {
+      shutdownDelayMs: get('SHUTDOWN_DELAY_MS'),
+      keepAliveTimeoutMs,
+      // Node's pairing: a headers timeout above the keep-alive one.
+      headersTimeoutMs: get('HTTP_HEADERS_TIMEOUT_MS') ?? keepAliveTimeoutMs + 1000,
+      migrationsUrl: get('DATABASE_MIGRATIONS_URL') ?? this.database.url,
     };
   }
 }

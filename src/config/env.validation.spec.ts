@@ -255,3 +255,52 @@ describe('fair-share settings', () => {
     expect(AppConfig.fromEnv({ ...MINIMAL, BODY_LIMIT: limit }).http.bodyLimitBytes).toBe(bytes);
   });
 });
+
+describe('rolling-deploy settings', () => {
+  it('should default above load balancers idle timeouts, headers above keep-alive', () => {
+    const { lifecycle } = AppConfig.fromEnv(MINIMAL);
+
+    expect(lifecycle).toEqual({
+      shutdownDelayMs: 0,
+      keepAliveTimeoutMs: 65000,
+      headersTimeoutMs: 66000,
+      migrationsUrl: MINIMAL.DATABASE_URL,
+    });
+  });
+
+  it('should follow HTTP_KEEP_ALIVE_TIMEOUT_MS with the headers timeout unless it is set', () => {
+    const config = AppConfig.fromEnv({ ...MINIMAL, HTTP_KEEP_ALIVE_TIMEOUT_MS: '620000' });
+
+    expect(config.lifecycle.headersTimeoutMs).toBe(621000);
+  });
+
+  it.each(['65000', '30000'])(
+    'should refuse HTTP_HEADERS_TIMEOUT_MS=%s with the keep-alive timeout at 65000',
+    (headers) => {
+      expect(
+        validationMessage({
+          ...MINIMAL,
+          HTTP_HEADERS_TIMEOUT_MS: headers,
+          HTTP_KEEP_ALIVE_TIMEOUT_MS: '65000',
+        }),
+      ).toMatch(/^\s+- HTTP_HEADERS_TIMEOUT_MS: must be greater than HTTP_KEEP_ALIVE_TIMEOUT_MS/m);
+    },
+  );
+
+  it('should refuse a SHUTDOWN_DELAY_MS that leaves no time to drain', () => {
+    expect(
+      validationMessage({ ...MINIMAL, SHUTDOWN_DELAY_MS: '10000', SHUTDOWN_TIMEOUT_MS: '10000' }),
+    ).toMatch(/^\s+- SHUTDOWN_DELAY_MS: must be less than SHUTDOWN_TIMEOUT_MS/m);
+  });
+
+  it('should take DATABASE_MIGRATIONS_URL for migrations only', () => {
+    const direct = 'postgres://app:pw@direct.example:5432/app';
+    const config = AppConfig.fromEnv({ ...MINIMAL, DATABASE_MIGRATIONS_URL: direct });
+
+    expect(config.lifecycle.migrationsUrl).toBe(direct);
+    expect(config.database.url).toBe(MINIMAL.DATABASE_URL);
+    expect(validationMessage({ ...MINIMAL, DATABASE_MIGRATIONS_URL: 'mysql://x/y' })).toMatch(
+      /^\s+- DATABASE_MIGRATIONS_URL: /m,
+    );
+  });
+});

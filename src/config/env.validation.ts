@@ -183,6 +183,25 @@ export class EnvironmentVariables {
     message: 'must be true, false, a hop count, or comma-separated addresses/subnets/names',
   })
   TRUST_PROXY?: string;
+  // --- Rolling deploys (issue 9) ---
+
+  /** After SIGTERM, readiness is 503 but requests are served as usual for this long (ms). */
+  @IntegerEnv(0, 60000)
+  SHUTDOWN_DELAY_MS = 0;
+
+  /** Idle keep-alive sockets live this long (ms): above load balancers' 60 s idle timeouts. */
+  @IntegerEnv(1000, 900000)
+  HTTP_KEEP_ALIVE_TIMEOUT_MS = 65000;
+
+  /** Longest wait for a request's headers (ms); must exceed HTTP_KEEP_ALIVE_TIMEOUT_MS. */
+  @OptionalEnv()
+  @IntegerEnv(1000, 901000)
+  HTTP_HEADERS_TIMEOUT_MS?: number;
+
+  /** A direct (non-pooled) URL for migrations and their advisory lock; default DATABASE_URL. */
+  @OptionalEnv()
+  @Matches(/^postgres(ql)?:\/\/\S+$/, { message: 'must be a postgres:// or postgresql:// URL' })
+  DATABASE_MIGRATIONS_URL?: string;
 }
 
 /** Thrown at boot; its message names every offending variable and never echoes a value. */
@@ -225,6 +244,15 @@ export function validateEnv(raw: Record<string, unknown>): EnvironmentVariables 
     problems.push(
       'BETTER_AUTH_SECRET / BETTER_AUTH_URL / BETTER_AUTH_JWKS_URL: set at least one token source',
     );
+  }
+  if (
+    env.HTTP_HEADERS_TIMEOUT_MS !== undefined &&
+    env.HTTP_HEADERS_TIMEOUT_MS <= env.HTTP_KEEP_ALIVE_TIMEOUT_MS
+  ) {
+    problems.push('HTTP_HEADERS_TIMEOUT_MS: must be greater than HTTP_KEEP_ALIVE_TIMEOUT_MS');
+  }
+  if (env.SHUTDOWN_DELAY_MS > 0 && env.SHUTDOWN_DELAY_MS >= env.SHUTDOWN_TIMEOUT_MS) {
+    problems.push('SHUTDOWN_DELAY_MS: must be less than SHUTDOWN_TIMEOUT_MS (which includes it)');
   }
   if (problems.length > 0) {
     throw new InvalidEnvironmentError(

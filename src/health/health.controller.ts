@@ -8,6 +8,7 @@ import {
 import { HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { SkipThrottle } from '@nestjs/throttler';
 import { Public } from '../auth/public.decorator';
+import { HttpDrain } from '../common/http-drain';
 
 @ApiTags('health')
 @Public()
@@ -17,6 +18,7 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly database: TypeOrmHealthIndicator,
+    private readonly drain: HttpDrain,
   ) {}
 
   @Get()
@@ -27,15 +29,19 @@ export class HealthController {
   }
 
   @Get('ready')
-  @ApiOperation({ summary: 'Readiness: the database answers' })
+  @ApiOperation({ summary: 'Readiness: the database answers and the process is not stopping' })
   @ApiOkResponse({ schema: { example: { status: 'ok', database: 'up' } } })
   @ApiServiceUnavailableResponse({ schema: { example: { detail: 'Database unreachable' } } })
   async ready() {
+    // First thing after SIGTERM, so a balancer stops sending before the server stops accepting.
+    if (this.drain.draining) throw new ServiceUnavailableException('Shutting down');
     try {
       await this.health.check([() => this.database.pingCheck('database', { timeout: 2000 })]);
     } catch {
       throw new ServiceUnavailableException('Database unreachable');
     }
+    // Again: a probe that was waiting for the ping when SIGTERM came must not see 200.
+    if (this.drain.draining) throw new ServiceUnavailableException('Shutting down');
     return { status: 'ok', database: 'up' };
   }
 }
