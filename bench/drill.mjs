@@ -14,7 +14,7 @@
  *   big-user                       one user with DRILL_BIG_USER_TASKS tasks asks for everything,
  *                                  DRILL_BIG_USER_PARALLEL requests at a time
  *   held-lock                      an outside session holds a row lock for DRILL_LOCK_S while
- *                                  three PATCHes of that row wait for it
+ *                                  six PATCHes of that row wait for it
  *   jwks-rotation                  the JWKS endpoint blackholed, back with a rotated key
  *   sigterm-1, sigterm-2           SIGTERM under keep-alive load, WORKERS=1 and 2
  *   two-replicas                   two API processes: idempotent creates, recurring completes,
@@ -74,6 +74,8 @@ const JWKS_COOLDOWN_MS = 5_000;
 const RACE_ROUNDS = 10;
 /** Longer than two DATABASE_QUERY_TIMEOUT_MS (10 s): the statement's and the ROLLBACK's. */
 const LOCK_MS = numberEnv('DRILL_LOCK_S', 25) * 1000;
+/** Requests that wait for the lock: more than half of the API's pool (DATABASE_POOL_SIZE 10). */
+const BLOCKED = 6;
 
 for (const name of SCENARIO_NAMES) {
   if (!ALL.includes(name)) throw new Error(`unknown scenario ${name} (known: ${ALL.join(', ')})`);
@@ -172,7 +174,21 @@ function loggedErrors(files) {
  * What every scenario ends with: the load's counts, the ledger checked against the database (the
  * API is already stopped), the logged errors, and the checks. `checks`: [{ ok, must, what }].
  */
-async function finish(ctx, name, { events, ledger, faultAt, faultEndAt, logs, notes, checks }) {
+async function finish(
+  ctx,
+  name,
+  {
+    events,
+    ledger,
+    faultAt,
+    faultEndAt,
+    missingWhileUp = null,
+    leaked = null,
+    logs,
+    notes,
+    checks,
+  },
+) {
   const summary = summarize(events, { faultAt, faultEndAt });
   const verified = await withDatabase(ctx.cluster.url, (client) => ledger.verify(client));
   const byKind = {};
@@ -184,6 +200,24 @@ async function finish(ctx, name, { events, ledger, faultAt, faultEndAt, logs, no
       must: true,
       what: `acknowledged writes missing: ${verified.problems.length}`,
     },
+    ...(missingWhileUp === null
+      ? []
+      : [
+          {
+            ok: missingWhileUp === 0,
+            must: true,
+            what: `acknowledged writes not visible while the API was up: ${missingWhileUp}`,
+          },
+        ]),
+    ...(leaked === null
+      ? []
+      : [
+          {
+            ok: leaked === 0,
+            must: true,
+            what: `sessions left idle in a transaction with nothing in flight: ${leaked}`,
+          },
+        ]),
     ...checks,
   ];
   return {
@@ -192,6 +226,8 @@ async function finish(ctx, name, { events, ledger, faultAt, faultEndAt, logs, no
     acked: { ...ledger.acked },
     checkedTasks: verified.checked,
     missing: verified.problems.length,
+    missingWhileUp,
+    leakedTransactions: leaked,
     missingByKind: byKind,
     missingSample: verified.problems.slice(0, 10),
     feed: null,
@@ -224,7 +260,18 @@ async function underLoad(ctx, name, { ports, fault, loadOptions = {}, afterMs = 
   const faultEndAt = await fault(faultAt);
   await sleep(afterMs);
   const events = await load.stop();
-  return { ledger, events, faultAt, faultEndAt };
+  // First look, the API still up: every acknowledged write must be visible to others already.
+  // Nothing is in flight now: a session still inside a transaction was leaked by the API.
+  const [whileUp, leaked] = await withDatabase(ctx.cluster.url, async (client) => [
+    await ledger.verify(client),
+    (
+      await client.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity
+         WHERE state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()`,
+      )
+    ).rows[0].n,
+  ]);
+  return { ledger, events, faultAt, faultEndAt, missingWhileUp: whileUp.problems.length, leaked };
 }
 
 // --- scenarios ---------------------------------------------------------------------------------
@@ -299,7 +346,7 @@ async function slowNetwork(ctx, name) {
 
 /**
  * An outside session (a migration, an operator's psql) holds a row lock longer than two query
- * timeouts while three PATCHes of that row wait for it inside their transactions: the statement
+ * timeouts while six PATCHes of that row wait for it inside their transactions: the statement
  * times out, then the ROLLBACK queued behind it. The load goes on meanwhile and after.
  */
 async function heldLock(ctx, name) {
@@ -318,7 +365,7 @@ async function heldLock(ctx, name) {
       withDatabase(ctx.cluster.url, async (client) => {
         await client.query('BEGIN');
         await client.query('SELECT id FROM task WHERE id = $1 FOR UPDATE', [id]);
-        const patches = Array.from({ length: 3 }, (_, i) =>
+        const patches = Array.from({ length: BLOCKED }, (_, i) =>
           send(
             false,
             api.port,
@@ -343,7 +390,9 @@ async function heldLock(ctx, name) {
   return finish(ctx, name, {
     ...run,
     logs,
-    notes: [`lock held ${LOCK_MS / 1000} s; the 3 blocked PATCHes: ${JSON.stringify(blocked)}`],
+    notes: [
+      `lock held ${LOCK_MS / 1000} s; the ${BLOCKED} blocked PATCHes: ${JSON.stringify(blocked)}`,
+    ],
     checks: [],
   });
 }
@@ -480,11 +529,14 @@ async function jwksRotation(ctx, name) {
     const probeStatuses = {};
     for (const p of probe) probeStatuses[p.status] = (probeStatuses[p.status] ?? 0) + 1;
     const probeMedianS = probeMs.length ? probeMs[probeMs.length >> 1] / 1000 : null;
+    const probeMaxS = probeMs.length ? probeMs[probeMs.length - 1] / 1000 : null;
+    const probeSlow = probeMs.filter((ms) => ms >= 1000).length;
     return finish(ctx, name, {
       ...run,
       logs,
       notes: [
-        `unknown kid during outage: ${JSON.stringify(probeStatuses)}, median ${fixed(probeMedianS)} s`,
+        `unknown kid during outage: ${JSON.stringify(probeStatuses)}, median ` +
+          `${fixed(probeMedianS)} s, ${probeSlow} waited ≥ 1 s (max ${fixed(probeMaxS)} s)`,
         `JWKS requests: ${jwks.state.fetches} answered, ${jwks.state.held} blackholed`,
       ],
       checks: [
@@ -501,9 +553,9 @@ async function jwksRotation(ctx, name) {
             `401s after the cooldown: ${lateRefused}`,
         },
         {
-          ok: probeMedianS !== null && probeMedianS < 1,
+          ok: probeMaxS !== null && probeMaxS < 1,
           must: false,
-          what: `unknown kid fails fast during the outage (median ${fixed(probeMedianS)} s)`,
+          what: `unknown kid fails fast during the outage: ${probeSlow} of ${probe.length} waited ≥ 1 s`,
         },
       ],
     });
@@ -973,7 +1025,14 @@ async function main() {
   const results = [];
   try {
     let t = now();
-    cluster = await startThrowawayPostgres({ prefix: 'todo-api-drill-', database: 'todo_drill' });
+    cluster = await startThrowawayPostgres({
+      prefix: 'todo-api-drill-',
+      database: 'todo_drill',
+      // A commit is acknowledged once its WAL is written, so an immediate shutdown (a crash)
+      // cannot lose it: without this, the last ~200 ms of commits vanish and the drill would
+      // blame the API. fsync stays off: the OS keeps what was written when only PostgreSQL dies.
+      postgresFlags: ['-c', 'synchronous_commit=on'],
+    });
     const secret = randomBytes(32).toString('base64url');
     const users = await withDatabase(cluster.url, (client) => seedUsers(client, secret));
     log(
