@@ -182,6 +182,7 @@ async function finish(
     ledger,
     faultAt,
     faultEndAt,
+    invisible = null,
     missingWhileUp = null,
     leaked = null,
     logs,
@@ -200,6 +201,15 @@ async function finish(
       must: true,
       what: `acknowledged writes missing: ${verified.problems.length}`,
     },
+    ...(invisible === null
+      ? []
+      : [
+          {
+            ok: invisible === 0,
+            must: true,
+            what: `acknowledged creates another session could not see yet: ${invisible}`,
+          },
+        ]),
     ...(missingWhileUp === null
       ? []
       : [
@@ -227,6 +237,7 @@ async function finish(
     checkedTasks: verified.checked,
     missing: verified.problems.length,
     missingWhileUp,
+    invisibleCreates: invisible,
     leakedTransactions: leaked,
     missingByKind: byKind,
     missingSample: verified.problems.slice(0, 10),
@@ -243,6 +254,23 @@ async function finish(
   };
 }
 
+/** Stops the API processes; the check fails when one had died by itself during the scenario. */
+async function stopApis(apis) {
+  const exits = [];
+  for (const api of apis) exits.push(await api.stop());
+  const died = exits.filter((e) => e.exitedBefore).map((e) => e.code ?? e.signal);
+  return {
+    exits,
+    check: {
+      ok: died.length === 0,
+      must: true,
+      what: died.length
+        ? `API process died during the scenario (exit ${died.join(', ')})`
+        : 'API processes up to the end',
+    },
+  };
+}
+
 /** The usual shape: one load over `ports` for before + fault + after; `fault(t)` in between. */
 async function underLoad(ctx, name, { ports, fault, loadOptions = {}, afterMs = AFTER_MS }) {
   const ledger = new Ledger();
@@ -255,11 +283,13 @@ async function underLoad(ctx, name, { ports, fault, loadOptions = {}, afterMs = 
     thinkMs: THINK_MS,
     ...loadOptions,
   });
+  const watcher = ledger.watch(ctx.cluster.url);
   await sleep(BEFORE_MS);
   const faultAt = now();
   const faultEndAt = await fault(faultAt);
   await sleep(afterMs);
   const events = await load.stop();
+  const invisible = await watcher.stop();
   // First look, the API still up: every acknowledged write must be visible to others already.
   // Nothing is in flight now: a session still inside a transaction was leaked by the API.
   const [whileUp, leaked] = await withDatabase(ctx.cluster.url, async (client) => [
@@ -271,7 +301,15 @@ async function underLoad(ctx, name, { ports, fault, loadOptions = {}, afterMs = 
       )
     ).rows[0].n,
   ]);
-  return { ledger, events, faultAt, faultEndAt, missingWhileUp: whileUp.problems.length, leaked };
+  return {
+    ledger,
+    events,
+    faultAt,
+    faultEndAt,
+    invisible: invisible.length,
+    missingWhileUp: whileUp.problems.length,
+    leaked,
+  };
 }
 
 // --- scenarios ---------------------------------------------------------------------------------
@@ -289,7 +327,8 @@ async function outage(ctx, name, signal) {
       return now();
     },
   });
-  const exit = await api.stop();
+  const { exits, check: survived } = await stopApis([api]);
+  const exit = exits[0];
   const summary = summarize(run.events, run);
   const other5xx = summary.server - (summary.byStatus[503] ?? 0);
   return finish(ctx, name, {
@@ -303,6 +342,7 @@ async function outage(ctx, name, signal) {
       `exit ${exit.code ?? exit.signal}`,
     ],
     checks: [
+      survived,
       { ok: other5xx === 0, must: true, what: `5xx other than 503: ${other5xx}` },
       {
         ok: summary.recoveryS !== null && summary.recoveryS <= 5,
@@ -330,14 +370,17 @@ async function slowNetwork(ctx, name) {
         return now();
       },
     });
-    await api.stop();
+    const { check: survived } = await stopApis([api]);
     const summary = summarize(run.events, run);
     const other5xx = summary.server - (summary.byStatus[503] ?? 0);
     return finish(ctx, name, {
       ...run,
       logs,
       notes: [`p50/p99 while slow ${fixed(summary.p50Ms, 0)}/${fixed(summary.p99Ms, 0)} ms`],
-      checks: [{ ok: other5xx === 0, must: false, what: `5xx other than 503: ${other5xx}` }],
+      checks: [
+        survived,
+        { ok: other5xx === 0, must: false, what: `5xx other than 503: ${other5xx}` },
+      ],
     });
   } finally {
     await proxy.close();
@@ -386,14 +429,14 @@ async function heldLock(ctx, name) {
         return now();
       }),
   });
-  await api.stop();
+  const { check: survived } = await stopApis([api]);
   return finish(ctx, name, {
     ...run,
     logs,
     notes: [
       `lock held ${LOCK_MS / 1000} s; the ${BLOCKED} blocked PATCHes: ${JSON.stringify(blocked)}`,
     ],
-    checks: [],
+    checks: [survived],
   });
 }
 
@@ -455,7 +498,7 @@ async function bigUser(ctx, name) {
       return now();
     },
   });
-  await api.stop();
+  const { check: survived } = await stopApis([api]);
   bigLatencies.sort((a, b) => a - b);
   const before = latencyIn(run.events, run.faultAt - BEFORE_MS, run.faultAt);
   const during = latencyIn(run.events, run.faultAt, run.faultEndAt);
@@ -466,7 +509,7 @@ async function bigUser(ctx, name) {
       `${BIG_USER_TASKS} tasks; others p50/p99 ms before ${before}, during ${during}`,
       `big user: ${JSON.stringify(bigStatuses)}, median ${fixed(bigLatencies[bigLatencies.length >> 1] / 1000)} s`,
     ],
-    checks: [],
+    checks: [survived],
   });
 }
 
@@ -517,7 +560,7 @@ async function jwksRotation(ctx, name) {
         return now();
       },
     });
-    await api.stop();
+    const { check: survived } = await stopApis([api]);
     const during = run.events.filter((e) => e.sentAt >= run.faultAt && e.sentAt < run.faultEndAt);
     const after = run.events.filter((e) => e.sentAt >= run.faultEndAt);
     const knownRefused = during.filter((e) => e.status === 401).length;
@@ -540,6 +583,7 @@ async function jwksRotation(ctx, name) {
         `JWKS requests: ${jwks.state.fetches} answered, ${jwks.state.held} blackholed`,
       ],
       checks: [
+        survived,
         {
           ok: knownRefused === 0,
           must: true,
@@ -817,7 +861,7 @@ async function twoReplicas(ctx, name) {
   });
   const writerEvents = await writers.stop();
   const feed = await withDatabase(ctx.cluster.url, (client) => follower.finish(client));
-  for (const api of apis) await api.stop();
+  const { check: survived } = await stopApis(apis);
   // The writers' acknowledged writes are judged with the load's.
   for (const [id, task] of writerLedger.tasks) run.ledger.tasks.set(id, task);
   for (const kind of Object.keys(run.ledger.acked)) {
@@ -843,6 +887,7 @@ async function twoReplicas(ctx, name) {
         `If-Match ${statuses(raced.ifMatch)}`,
     ],
     checks: [
+      survived,
       {
         ok: idemBad === 0,
         must: true,
@@ -922,7 +967,7 @@ async function pooler(ctx, name) {
         return now();
       },
     });
-    for (const api of apis) await api.stop();
+    const { check: survived } = await stopApis(apis);
     const summary = summarize(run.events, {});
     return finish(ctx, name, {
       ...run,
@@ -931,6 +976,7 @@ async function pooler(ctx, name) {
       logs,
       notes: [`pool_mode=transaction; /health/ready ${JSON.stringify(ready)}`],
       checks: [
+        survived,
         { ok: summary.server === 0, must: true, what: `5xx: ${summary.server}` },
         {
           ok: summary.connectionErrors === 0,

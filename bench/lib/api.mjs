@@ -70,9 +70,13 @@ export async function startApi({ env, logFile }) {
     readyMs: performance.now() - started,
     exited,
     signal: (name) => child.kill(name),
-    /** SIGTERM, then SIGKILL to the whole group after `graceMs`: { code, signal, seconds }. */
+    /**
+     * SIGTERM, then SIGKILL to the whole group after `graceMs`: { code, signal, seconds,
+     * exitedBefore } (exitedBefore: it had already exited, e.g. crashed, when stop() was called).
+     */
     async stop(graceMs = 15_000) {
       const t = performance.now();
+      const exitedBefore = exit !== null; // it died by itself, before anyone asked
       if (!exit) child.kill('SIGTERM');
       const result = await Promise.race([
         exited,
@@ -80,7 +84,12 @@ export async function startApi({ env, logFile }) {
       ]);
       killGroup();
       const final = result ?? (await exited);
-      return { code: final.code, signal: final.signal, seconds: (final.at - t) / 1000 };
+      return {
+        code: final.code,
+        signal: final.signal,
+        seconds: (final.at - t) / 1000,
+        exitedBefore,
+      };
     },
   };
 }

@@ -13,6 +13,7 @@
  */
 import { Agent, request as httpRequest } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import pg from 'pg';
 
 const HOST = '127.0.0.1';
 
@@ -37,6 +38,59 @@ export class Ledger {
   created(id, user, title) {
     this.acked.create++;
     Object.assign(this.entry(id, user), { title, completed: false, exists: true });
+    this.fresh?.push(id);
+  }
+
+  /**
+   * Checks, every `everyMs` from a direct connection, that each create acknowledged since the
+   * last look is visible: a 201 must come after the commit, so another session sees the row at
+   * once. A row the load has not tried to delete since and that is not there was acknowledged
+   * before it was committed (it may still be committed later, or never). `stop()` resolves the
+   * ids seen invisible.
+   */
+  watch(url, everyMs = 250) {
+    this.fresh = [];
+    const invisible = new Set();
+    // A pool of one reconnects by itself after an outage; until then looks are put off.
+    const client = new pg.Pool({
+      connectionString: url,
+      application_name: 'todo-api-drill',
+      max: 1,
+      connectionTimeoutMillis: 1000,
+    });
+    client.on('error', () => undefined);
+    let stopped = false;
+    const look = async () => {
+      const ids = this.fresh.splice(0);
+      if (!ids.length) return;
+      try {
+        const { rows } = await client.query('SELECT id FROM task WHERE id = ANY($1::int[])', [ids]);
+        const found = new Set(rows.map((row) => row.id));
+        for (const id of ids) {
+          const task = this.tasks.get(id);
+          if (!found.has(id) && task.exists === true && !task.alts.exists.has(false)) {
+            invisible.add(id);
+          }
+        }
+      } catch {
+        this.fresh.push(...ids); // no database right now: look again next time
+      }
+    };
+    const loop = (async () => {
+      while (!stopped) {
+        await new Promise((resolve) => setTimeout(resolve, everyMs));
+        await look();
+      }
+    })();
+    return {
+      stop: async () => {
+        stopped = true;
+        await loop;
+        await client.end().catch(() => undefined);
+        this.fresh = undefined;
+        return [...invisible];
+      },
+    };
   }
 
   /** A 200 or 204: these fields now hold these values (`exists: false` for a delete). */
