@@ -34,6 +34,11 @@ export class Ledger {
     return task;
   }
 
+  /** A DELETE is on its way: until its answer, the row may be gone without anything wrong. */
+  deleting(id, user) {
+    this.entry(id, user).deleteSent = true;
+  }
+
   /** A 201: the task exists with this title (and is not completed). */
   created(id, user, title) {
     this.acked.create++;
@@ -68,7 +73,7 @@ export class Ledger {
         const found = new Set(rows.map((row) => row.id));
         for (const id of ids) {
           const task = this.tasks.get(id);
-          if (!found.has(id) && task.exists === true && !task.alts.exists.has(false)) {
+          if (!found.has(id) && task.exists === true && !task.deleteSent) {
             invisible.add(id);
           }
         }
@@ -281,6 +286,7 @@ export function startLoad({
         fields = { exists: false };
         request = { method: 'DELETE', path: `/api/tasks/${id}` };
       }
+      if (kind === 'delete') ledger.deleting(id, user.id);
       const port = ports[turn++ % ports.length];
       const sentAt = performance.now();
       const result = await send(
