@@ -419,9 +419,10 @@ async function heldLock(ctx, name) {
               body: { title: `w${i}` },
             },
             LOCK_MS + 30_000,
-          ).then(
-            ({ status, error }) => (blocked[error ?? status] = (blocked[error ?? status] ?? 0) + 1),
-          ),
+          ).then(({ status, error }) => {
+            const key = `${error ?? status} after ${Math.round((now() - faultAt) / 1000)} s`;
+            blocked[key] = (blocked[key] ?? 0) + 1;
+          }),
         );
         await sleep(faultAt + LOCK_MS - now());
         await client.query('ROLLBACK');

@@ -53,7 +53,7 @@ export class Ledger {
    * before it was committed (it may still be committed later, or never). `stop()` resolves the
    * ids seen invisible.
    */
-  watch(url, everyMs = 250) {
+  watch(url, everyMs = 100) {
     this.fresh = [];
     const invisible = new Set();
     // A pool of one reconnects by itself after an outage; until then looks are put off.
