@@ -26,16 +26,16 @@
  * (express: the floor on Nest's stock adapter); DATABASE_PREPARED_STATEMENTS is passed on to the
  * servers when set.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { createHmac, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { get as httpGet } from 'node:http';
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { ensureBuilt, httpStatus, mintToken, table } from './lib/app.mjs';
 import { freePort, startThrowawayPostgres } from './lib/postgres.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -270,35 +270,6 @@ class Sampler {
 
 // --- build, database, seed ---------------------------------------------------------------------
 
-/** Builds when dist/ is missing or older than a source file. */
-function ensureBuilt() {
-  const sources = [];
-  const walk = (dir) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.spec.ts')) sources.push(path);
-    }
-  };
-  walk(join(ROOT, 'src'));
-  const compiled = (source) =>
-    join(ROOT, 'dist', relative(join(ROOT, 'src'), source).replace(/\.ts$/, '.js'));
-  const stale = sources.filter(
-    (source) =>
-      !existsSync(compiled(source)) ||
-      statSync(compiled(source)).mtimeMs < statSync(source).mtimeMs,
-  );
-  if (stale.length && process.env.BENCH_NO_BUILD) {
-    log(`BENCH_NO_BUILD: using dist/ although ${stale.length} source file(s) are newer`);
-  } else if (stale.length) {
-    log(`dist/ is missing or older than ${stale.length} source file(s): npm run build`);
-    const t = performance.now();
-    execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
-    log(`build: ${seconds(performance.now() - t)}`);
-  }
-  if (!existsSync(join(ROOT, 'dist/main.js'))) throw new Error('dist/main.js is missing');
-}
-
 async function seed(client) {
   // Each user's rows are spread over the heap (ORDER BY task number, then user), newest last;
   // priority, tags, completed, version: the schema's defaults (2 = medium, '{}', false, 1).
@@ -320,29 +291,7 @@ async function seed(client) {
   return { userIds: rows.map((r) => r.user_id), ids: rows.map((r) => r.ids), maxSeedId: max };
 }
 
-/** HS256, like a Better Auth shared-secret frontend mints them: sub, iat, exp (1 h). */
-function mintToken(secret, sub) {
-  const b64 = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  const now = Math.floor(Date.now() / 1000);
-  const unsigned = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub, iat: now, exp: now + 3600 })}`;
-  return `${unsigned}.${createHmac('sha256', secret).update(unsigned).digest('base64url')}`;
-}
-
 // --- servers -----------------------------------------------------------------------------------
-
-function httpStatus(port, path, timeoutMs = 1000) {
-  return new Promise((resolve) => {
-    const req = httpGet(
-      { host: '127.0.0.1', port, path, timeout: timeoutMs, agent: false },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode));
-      },
-    );
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(0));
-  });
-}
 
 async function startServer(target, workers, env) {
   const port = await freePort();
@@ -512,15 +461,6 @@ async function runScenario(name, server, sampler, postmasterPid, workDir, dataFi
 
 const mean = (values) => values.reduce((a, b) => a + b, 0) / values.length;
 const ms = (value) => (value === null ? '-' : value.toFixed(value < 10 ? 2 : 1));
-
-function table(headers, rows, alignLeft = 1) {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const line = (cells) =>
-    cells
-      .map((c, i) => (i < alignLeft ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i])))
-      .join('  ');
-  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
 
 function report(runs, readiness) {
   const rows = runs.map((r) => [
@@ -704,7 +644,7 @@ async function main() {
         `(${quiet.busiestOthers.join(', ')}): the results will be disturbed`,
     );
   }
-  ensureBuilt();
+  ensureBuilt({ noBuild: !!process.env.BENCH_NO_BUILD, log });
   const git = (...args) =>
     spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() ?? '';
   const commit = git('rev-parse', '--short', 'HEAD');
