@@ -1,21 +1,29 @@
 #!/usr/bin/env node
 /**
- * Benchmark of the task list queries on a large table.
+ * Benchmark of the task list queries and the changes feed on a large table.
  *
  * Starts a throwaway embedded PostgreSQL, applies the app's real migrations (from dist/), seeds
- * 1,000,000 tasks for 10,000 users with a few INSERT … SELECT … generate_series statements, then
- * times the SQL shapes TasksRepository.listOwned sends for one user and prints p50/p95/max and
- * the EXPLAIN (ANALYZE, BUFFERS) plan of each. Everything is deleted afterwards, even on error.
+ * 1,000,000 tasks for 10,000 users plus one big user (`user-big`, 100,000 tasks from 4
+ * transactions, like a bulk import) with a few INSERT … SELECT … generate_series statements, then
+ * times, for a 100-task user and for the big user (first page and a deep page):
+ * - the list queries: OLD = the page with `count(*) OVER ()` (before abcf162), NEW = what the
+ *   compiled TasksRepository.listOwned sends today (the page; a count only when it is full);
+ * - the changes feed's first sync: OLD = every task in one REPEATABLE READ read (c35b51c's
+ *   changesOwned), NEW = TasksService.changes followed page by page to the end;
+ * and prints p50/p95/max, EXPLAIN (ANALYZE, BUFFERS) of each statement, and the response sizes.
+ * Everything is deleted afterwards, even on error.
  *
  *   node bench/large-table.mjs            (npm run bench:queries)
  *
- * Environment: BENCH_USERS (10000), BENCH_TASKS_PER_USER (100), BENCH_RUNS (50), BENCH_WARMUP (5).
+ * Environment: BENCH_USERS (10000), BENCH_TASKS_PER_USER (100), BENCH_RUNS (50), BENCH_WARMUP (5),
+ * BENCH_BIG_USER_TASKS (100000), BENCH_BIG_OFFSET (50000), BENCH_BIG_RUNS (20),
+ * BENCH_BIG_WARMUP (2), BENCH_FEED_RUNS (3), BENCH_FEED_PASSES (1), BENCH_EXTRA_SQL.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -28,6 +36,17 @@ const USERS = intEnv('BENCH_USERS', 10_000);
 const PER_USER = intEnv('BENCH_TASKS_PER_USER', 100);
 const RUNS = intEnv('BENCH_RUNS', 50);
 const WARMUP = intEnv('BENCH_WARMUP', 5);
+const BIG = intEnv('BENCH_BIG_USER_TASKS', 100_000);
+const BIG_USER = 'user-big';
+/** The big user's rows come from this many INSERT … SELECT statements: one transaction each. */
+const BIG_TRANSACTIONS = 4;
+const BIG_OFFSET = intEnv('BENCH_BIG_OFFSET', 50_000);
+const BIG_RUNS = intEnv('BENCH_BIG_RUNS', 20);
+const BIG_WARMUP = intEnv('BENCH_BIG_WARMUP', 2);
+const FEED_LIMIT = 500; // the changes feed's default page size (CHANGES_PAGE_DEFAULT)
+const FEED_RUNS = intEnv('BENCH_FEED_RUNS', 3);
+const FEED_WARMUP = 1;
+const FEED_DRAINS = intEnv('BENCH_FEED_PASSES', 1);
 const TARGET_MS = 20;
 const SEARCH_PATTERN = '%milk%';
 
@@ -40,22 +59,22 @@ const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
 const log = (message) => console.log(message);
 
 /**
- * dist/ must hold the migrations that src/ has: build when it is missing or older than them
- * (the migrations are applied with the compiled app's own `runMigrations`).
+ * dist/ must be the compiled src/: the migrations are applied with the compiled app's own
+ * `runMigrations`, and the NEW query shapes come from the compiled repository and service.
+ * Builds when any .ts file under src/ is newer than its .js (or has none).
  */
 function ensureBuilt() {
-  const optionsJs = join(ROOT, 'dist/database/data-source.options.js');
-  const srcMigrations = join(ROOT, 'src/database/migrations');
-  const distMigrations = join(ROOT, 'dist/database/migrations');
-  const sources = [join(ROOT, 'src/database/data-source.options.ts')].concat(
-    readdirSync(srcMigrations)
-      .filter((file) => file.endsWith('.ts') && !file.endsWith('.spec.ts'))
-      .map((file) => join(srcMigrations, file)),
-  );
+  const sources = [];
+  const walk = (dir) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.spec.ts')) sources.push(path);
+    }
+  };
+  walk(join(ROOT, 'src'));
   const compiled = (source) =>
-    source.startsWith(srcMigrations)
-      ? join(distMigrations, source.slice(srcMigrations.length + 1).replace(/\.ts$/, '.js'))
-      : optionsJs;
+    join(ROOT, 'dist', relative(join(ROOT, 'src'), source).replace(/\.ts$/, '.js'));
   const stale = sources.filter(
     (source) =>
       !existsSync(compiled(source)) ||
@@ -65,62 +84,128 @@ function ensureBuilt() {
     log(`dist/ is missing or older than ${stale.length} source file(s): npm run build`);
     execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
   }
-  const { migrations } = require(optionsJs);
-  const expected = sources.length - 1;
+  const { migrations } = require(join(ROOT, 'dist/database/data-source.options.js'));
+  const expected = sources.filter((source) => source.includes('/database/migrations/')).length;
   if (migrations.length !== expected) {
     throw new Error(`dist lists ${migrations.length} migrations, src/ has ${expected}`);
   }
+  const git = (...args) =>
+    spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() ?? '';
+  const dirty = git('status', '--porcelain', '--', 'src').length > 0;
+  log(
+    `app from commit ${git('rev-parse', '--short', 'HEAD') || '?'}${dirty ? ' + uncommitted src/' : ''}`,
+  );
 }
 
-/** The columns and the statement shape of TasksRepository.listOwned, verbatim. */
-const COLUMNS = `id, user_id, title, description, completed, priority, tags, due_date, remind_at,
-  recurrence, recurrence_until, completed_at, next_task_id, version, created_at, updated_at`;
-
-function listOwnedSql(where, orderBy, params) {
-  const n = params.length;
-  return `SELECT ${COLUMNS}, count(*) OVER () AS total_count FROM task
-       WHERE ${where.join(' AND ')}
-       ORDER BY ${orderBy}
-       LIMIT $${n + 1} OFFSET $${n + 2}`;
-}
-
-function queries(userId) {
-  const limit = 100;
-  const offset = 0;
-  const make = (name, where, orderBy, params) => ({
-    name,
-    text: listOwnedSql(where, orderBy, params),
-    values: [...params, limit, offset],
+/**
+ * The app's own repository and service from dist/, over a stand-in for TypeORM's EntityManager
+ * that sends each statement on the bench's pg.Client (and records it). The NEW shapes timed below
+ * are therefore the SQL the API sends today, with its decisions (count only a full page; the
+ * changes feed's cursor), not copies. `mode` picks the repository's read path: 'unnamed' (a
+ * query runner is present, so reads go through manager.query, planned per execution) or 'named'
+ * (reads go to the "pool" as named prepared statements, DATABASE_PREPARED_STATEMENTS' default).
+ */
+function appOnClient(client, mode, trace, rewrite = (text) => text) {
+  require('reflect-metadata');
+  const { TasksRepository } = require(join(ROOT, 'dist/tasks/tasks.repository.js'));
+  const { TasksService } = require(join(ROOT, 'dist/tasks/tasks.service.js'));
+  const send = (config) => {
+    const sent = { ...config, text: rewrite(config.text) };
+    trace?.push(sent);
+    return client.query(sent);
+  };
+  const manager = {
+    queryRunner: mode === 'unnamed' ? {} : undefined,
+    connection: { driver: { master: { query: send } } },
+    query: async (text, values) => (await send({ text, values })).rows,
+  };
+  const repository = new TasksRepository(manager, {
+    database: { limits: {}, preparedStatements: true },
   });
+  return { repository, service: new TasksService(repository) };
+}
+
+/**
+ * The OLD list shape (before abcf162): the same page query with `count(*) OVER ()` added, which
+ * makes PostgreSQL read every matching row on every page. Derived from the NEW page statement so
+ * that the two differ by the window alone.
+ */
+function withWindow(pageSql) {
+  const marker = /\bupdated_at FROM task\b/;
+  if (!marker.test(pageSql)) throw new Error(`unexpected list SQL from dist/: ${pageSql}`);
+  return pageSql.replace(marker, 'updated_at, count(*) OVER () AS total_count FROM task');
+}
+
+/**
+ * The OLD changes feed (c35b51c's TasksRepository.changesOwned, first sync, copied): the whole
+ * feed in one REPEATABLE READ transaction, one statement for every task of the user.
+ */
+const OLD_COLUMNS = `id, user_id, title, description, completed, priority, tags, due_date, remind_at,
+  recurrence, recurrence_until, completed_at, next_task_id, version, created_at, updated_at`;
+const OLD_FIRST_SYNC_SQL = `SELECT ${OLD_COLUMNS} FROM task WHERE user_id = $1 ORDER BY id`;
+
+async function oldFirstSync(client, userId) {
+  await client.query('START TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+  try {
+    const [{ snapshot }] = (await client.query('SELECT pg_current_snapshot()::text AS snapshot'))
+      .rows;
+    const { rows } = await client.query(OLD_FIRST_SYNC_SQL, [userId]);
+    await client.query('COMMIT');
+    return { rows, snapshot };
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+/** The old response body: every task through the app's own mapper, as the old service did. */
+function oldFeedBody(rows, snapshot) {
+  const { toTaskResponse } = require(join(ROOT, 'dist/tasks/tasks.mapper.js'));
+  const tasks = rows.map((row) =>
+    toTaskResponse({
+      id: row.id,
+      userId: row.user_id,
+      title: row.title,
+      description: row.description,
+      completed: row.completed,
+      priority: row.priority,
+      tags: row.tags,
+      dueDate: row.due_date,
+      remindAt: row.remind_at,
+      recurrence: row.recurrence,
+      recurrenceUntil: row.recurrence_until,
+      completedAt: row.completed_at,
+      nextTaskId: row.next_task_id,
+      version: row.version,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    }),
+  );
+  return { tasks, deleted_ids: [], cursor: `s:${snapshot}` };
+}
+
+/** The list filters timed (TaskListFilter, as TasksService.list builds it from a query string). */
+function listCases() {
+  const base = { status: 'all', sort: 'created_at', order: 'desc', limit: 100, offset: 0 };
   return [
     // ?search=milk (status all, default sort created_at desc)
-    make(
-      'search milk',
-      ['user_id = $1', '(title ILIKE $2 OR description ILIKE $2)'],
-      'created_at DESC, id DESC',
-      [userId, SEARCH_PATTERN],
-    ),
+    { name: 'search milk', filter: { ...base, search: 'milk' } },
     // ?status=pending&priority=high,medium&tags=work,urgent&sort=due_date&order=asc
-    make(
-      'pending+prio+tags by due',
-      [
-        'user_id = $1',
-        'completed = $2',
-        'priority = ANY($3::smallint[])',
-        'EXISTS (SELECT 1 FROM unnest(tags) AS tag WHERE lower(tag) = ANY($4::text[]))',
-      ],
-      'due_date ASC NULLS LAST, id ASC',
-      [userId, false, [3, 2], ['work', 'urgent']],
-    ),
+    {
+      name: 'pending+prio+tags by due',
+      filter: {
+        ...base,
+        status: 'pending',
+        priorities: [3, 2],
+        tags: ['work', 'urgent'],
+        sort: 'due_date',
+        order: 'asc',
+      },
+    },
     // no query string: newest first
-    make('default newest first', ['user_id = $1'], 'created_at DESC, id DESC', [userId]),
+    { name: 'default newest first', filter: base },
     // ?overdue=true (default sort)
-    make(
-      'overdue',
-      ['user_id = $1', 'NOT completed AND due_date < now()'],
-      'created_at DESC, id DESC',
-      [userId],
-    ),
+    { name: 'overdue', filter: { ...base, overdue: true } },
   ];
 }
 
@@ -174,7 +259,8 @@ const TAGS = ['work', 'home', 'errands', 'urgent', 'health', 'finance', 'shoppin
  * One INSERT … SELECT for the rows [fromRow, toRow]. Plain expressions only (no per-row
  * subqueries): words are picked from the vocabulary array with random(), seeded by the caller.
  */
-function seedSql(fromRow, toRow) {
+function seedSql(fromRow, toRow, { user, span } = {}) {
+  const owner = user ? `'${user}'` : `'user-' || lpad((g % ${USERS})::text, 5, '0')`;
   const vocabulary = `ARRAY[${REAL_WORDS.map((w) => `'${w}'`).join(', ')}]
       || ARRAY(SELECT substr(md5(i::text), 1, 3 + i % 6) FROM generate_series(1, ${MD5_WORDS}) AS i)`;
   const word = `v.w[1 + floor(random() * ${REAL_WORDS.length + MD5_WORDS})::int]`;
@@ -184,14 +270,14 @@ function seedSql(fromRow, toRow) {
     WITH v AS MATERIALIZED (SELECT ${vocabulary} AS w),
     base AS MATERIALIZED (
       SELECT g,
-             now() - interval '365 days' * (1 - g / ${USERS * PER_USER}.0)
+             now() - interval '365 days' * (1 - g / ${span ?? USERS * PER_USER}.0)
                - random() * interval '6 hours' AS created_at,
              random() AS r_done, random() AS r_when, random() AS r_due, random() AS r_desc
       FROM generate_series(${fromRow}, ${toRow}) AS g
     )
     INSERT INTO task (user_id, title, description, completed, priority, tags, due_date,
                       recurrence, completed_at, created_at, updated_at)
-    SELECT 'user-' || lpad((g % ${USERS})::text, 5, '0'),
+    SELECT ${owner},
            initcap(array_to_string((${words(6)})[1 : 2 + g % 5], ' ')),
            CASE WHEN r_desc < 0.8
              THEN array_to_string((${words(20)})[1 : 5 + g % 16], ' ')
@@ -246,6 +332,19 @@ async function searchDiagnostics(client, pattern) {
       `the trigram index scans alone take ${trigramMs.toFixed(1)} ms ` +
       `(what a plan ANDing them with the user's index pays, whatever the user's task count)`,
   );
+}
+
+/** p50/p95/max of `runs` calls after `warmup` untimed ones, one at a time. */
+async function timeRuns(work, runs, warmup) {
+  for (let i = 0; i < warmup; i++) await work();
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await work();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return { p50: percentile(times, 50), p95: percentile(times, 95), max: times[times.length - 1] };
 }
 
 function percentile(sorted, p) {
@@ -307,12 +406,19 @@ async function main() {
     const indexes = (await client.query(indexSql)).rows;
     for (const { name } of indexes) await client.query(`DROP INDEX "${name}"`);
     const total = USERS * PER_USER;
-    const slices = 4;
+    const slices = 4; // one transaction each
     await client.query('SELECT setseed(0.42)');
     for (let i = 0; i < slices; i++) {
       const from = Math.floor((total * i) / slices);
       const to = Math.floor((total * (i + 1)) / slices) - 1;
       await client.query(seedSql(from, to));
+    }
+    // The big user: a bulk import, a few transactions of many rows each (one change_xid per
+    // statement), the worst case for paging the changes feed by (change_xid, id).
+    for (let i = 0; i < BIG_TRANSACTIONS; i++) {
+      const from = Math.floor((BIG * i) / BIG_TRANSACTIONS);
+      const to = Math.floor((BIG * (i + 1)) / BIG_TRANSACTIONS) - 1;
+      await client.query(seedSql(from, to, { user: BIG_USER, span: BIG }));
     }
     const insertMs = performance.now() - t;
     t = performance.now();
@@ -349,62 +455,264 @@ async function main() {
 
     await searchDiagnostics(client, SEARCH_PATTERN);
 
-    const userId = `user-${String(Math.floor(USERS / 2)).padStart(5, '0')}`;
+    const normalUser = `user-${String(Math.floor(USERS / 2)).padStart(5, '0')}`;
+    const warmUsers = Array.from({ length: 10 }, (_, i) => `user-${String(i).padStart(5, '0')}`);
     log(
-      `\nTiming ${RUNS} runs after ${WARMUP} warm-up runs per query for ${userId}, one pg.Client ` +
-        `over TCP, parameterised but not prepared (unnamed statement, planned per execution, ` +
-        `as TypeORM's manager.query sends it); time = client round trip incl. 100-row transfer.`,
+      `\nTiming for ${normalUser} (${PER_USER} tasks): ${RUNS} runs after ${WARMUP} warm-up runs; ` +
+        `for ${BIG_USER} (${BIG.toLocaleString('en')} tasks): ${BIG_RUNS} after ${BIG_WARMUP}. ` +
+        `One pg.Client over TCP; time = client round trips incl. the rows' transfer (and, for ` +
+        `NEW, the repository's second statement when it sends one). OLD is sent unnamed ` +
+        `(planned per execution); NEW through the app's repository, unnamed, and again as named ` +
+        `prepared statements (the API's default) on a fresh connection whose statements were ` +
+        `first run for ${warmUsers.length} other ${PER_USER}-task users, as a pooled ` +
+        `connection's would be.`,
     );
 
-    const results = [];
-    for (const query of queries(userId)) {
-      for (let i = 0; i < WARMUP; i++) await client.query(query.text, query.values);
-      const times = [];
-      let rows = 0;
-      let totalCount = 0;
-      for (let i = 0; i < RUNS; i++) {
-        const t0 = performance.now();
-        const result = await client.query(query.text, query.values);
-        times.push(performance.now() - t0);
-        rows = result.rowCount;
-        totalCount = result.rows.length ? Number(result.rows[0].total_count) : 0;
-      }
-      times.sort((a, b) => a - b);
-      const explain = await client.query(`EXPLAIN (ANALYZE, BUFFERS) ${query.text}`, query.values);
-      const plan = explain.rows.map((row) => row['QUERY PLAN']);
-      const result = {
-        name: query.name,
-        p50: percentile(times, 50),
-        p95: percentile(times, 95),
-        max: times[times.length - 1],
-        rows,
-        totalCount,
-        index: indexUsed(plan),
-        // Server-side time of the EXPLAIN ANALYZE run, to tell query cost from client/OS noise.
+    const trace = [];
+    const app = appOnClient(client, 'unnamed', trace);
+    const explain = async ({ text, values }) => {
+      const plan = (await client.query(`EXPLAIN (ANALYZE, BUFFERS) ${text}`, values)).rows.map(
+        (row) => row['QUERY PLAN'],
+      );
+      return {
+        plan,
         exec: Number(/Execution Time: ([\d.]+) ms/.exec(plan.join('\n'))?.[1] ?? NaN),
       };
-      results.push(result);
-      log(`\n=== ${query.name}: ${rows} rows returned, total_count ${totalCount}`);
-      log(query.text.replace(/\s+/g, ' '));
-      log(`params: ${JSON.stringify(query.values)}`);
-      log(plan.join('\n'));
+    };
+    const onFreshNamedClient = async (work) => {
+      const named = new pg.Client({ connectionString: url, application_name: 'todo-api-bench' });
+      await named.connect();
+      try {
+        return await work(appOnClient(named, 'named'));
+      } finally {
+        await named.end();
+      }
+    };
+
+    const listResults = [];
+    const targets = [
+      { user: normalUser, offset: 0, runs: RUNS, warmup: WARMUP },
+      { user: BIG_USER, offset: 0, runs: BIG_RUNS, warmup: BIG_WARMUP },
+      { user: BIG_USER, offset: BIG_OFFSET, runs: BIG_RUNS, warmup: BIG_WARMUP },
+    ];
+    for (const { name, filter: base } of listCases()) {
+      for (const { user, offset, runs, warmup } of targets) {
+        const filter = { ...base, offset };
+        trace.length = 0;
+        const { tasks, total } = await app.repository.listOwned(user, filter);
+        const statements = [...trace];
+        const [page, count] = statements;
+        const old = { text: withWindow(page.text), values: page.values };
+        const oldRows = (await client.query(old)).rows;
+        if (oldRows.length && Number(oldRows[0].total_count) !== total) {
+          throw new Error(`${name}: total ${total}, count(*) OVER () ${oldRows[0].total_count}`);
+        }
+        const oldTimes = await timeRuns(() => client.query(old), runs, warmup);
+        const newTimes = await timeRuns(() => app.repository.listOwned(user, filter), runs, warmup);
+        const namedTimes = await onFreshNamedClient(async ({ repository }) => {
+          for (const other of warmUsers) {
+            for (let i = 0; i < 2; i++) await repository.listOwned(other, { ...base, offset: 0 });
+          }
+          return timeRuns(() => repository.listOwned(user, filter), runs, warmup);
+        });
+        const oldPlan = await explain(old);
+        const newPlans = [];
+        for (const statement of statements) newPlans.push(await explain(statement));
+        const result = {
+          name,
+          user,
+          offset,
+          rows: tasks.length,
+          total,
+          counted: count !== undefined,
+          old: { ...oldTimes, exec: oldPlan.exec, index: indexUsed(oldPlan.plan) },
+          new: {
+            ...newTimes,
+            exec: newPlans.reduce((sum, p) => sum + p.exec, 0),
+            index: indexUsed(newPlans[0].plan),
+          },
+          named: namedTimes,
+        };
+        listResults.push(result);
+        log(
+          `\n=== ${name}, ${user}, offset ${offset}: ${result.rows} rows, total ${total}` +
+            `${result.counted ? ' (page full: the repository counted)' : ' (no count sent)'}`,
+        );
+        log(`OLD: ${old.text.replace(/\s+/g, ' ')}`);
+        log(`params: ${JSON.stringify(old.values)}`);
+        log(oldPlan.plan.join('\n'));
+        statements.forEach((statement, i) => {
+          log(`NEW ${i ? 'count' : 'page'}: ${statement.text.replace(/\s+/g, ' ')}`);
+          log(`params: ${JSON.stringify(statement.values)}`);
+          log(newPlans[i].plan.join('\n'));
+        });
+      }
+    }
+
+    // The changes feed, first sync of the big user: everything it has.
+    log(`\n=== changes feed, first sync of ${BIG_USER}`);
+    const xids = (
+      await client.query(
+        `SELECT count(DISTINCT change_xid)::int AS n FROM task WHERE user_id = $1`,
+        [BIG_USER],
+      )
+    ).rows[0].n;
+    log(`${BIG.toLocaleString('en')} tasks written by ${xids} transactions`);
+    const oldFeed = { times: [], bytes: 0, rows: 0 };
+    for (let i = 0; i < FEED_WARMUP + FEED_RUNS; i++) {
+      const t0 = performance.now();
+      const { rows, snapshot } = await oldFirstSync(client, BIG_USER);
+      const body = oldFeedBody(rows, snapshot);
+      const ms = performance.now() - t0;
+      if (i >= FEED_WARMUP) oldFeed.times.push(ms);
+      oldFeed.rows = rows.length;
+      oldFeed.bytes = Math.max(oldFeed.bytes, Buffer.byteLength(JSON.stringify(body)));
+    }
+    if (oldFeed.rows !== BIG) throw new Error(`old feed: ${oldFeed.rows} rows, not ${BIG}`);
+    oldFeed.times.sort((a, b) => a - b);
+    const oldFeedPlan = await explain({ text: OLD_FIRST_SYNC_SQL, values: [BIG_USER] });
+    log(`OLD (one request, REPEATABLE READ): ${OLD_FIRST_SYNC_SQL.replace(/\s+/g, ' ')}`);
+    log(oldFeedPlan.plan.join('\n'));
+
+    /** Follows the cursor until has_more is false; checks every task arrives exactly once. */
+    const drain = async (service, user, { onPage } = {}) => {
+      const seen = new Set();
+      const pages = [];
+      let since;
+      const started = performance.now();
+      for (;;) {
+        const t0 = performance.now();
+        const body = await service.changes(user, { since, limit: FEED_LIMIT });
+        const ms = performance.now() - t0;
+        pages.push({ ms, bytes: Buffer.byteLength(JSON.stringify(body)) });
+        onPage?.(pages.length);
+        for (const task of body.tasks) {
+          if (seen.has(task.id)) throw new Error(`changes feed: task ${task.id} sent twice`);
+          seen.add(task.id);
+        }
+        since = body.cursor;
+        if (!body.has_more) break;
+      }
+      return { pages, seen: seen.size, totalMs: performance.now() - started };
+    };
+    const feedRuns = async (service) => {
+      const runs = [];
+      for (let i = 0; i < FEED_DRAINS; i++) runs.push(await drain(service, BIG_USER));
+      for (const run of runs) {
+        if (run.seen !== BIG) throw new Error(`changes feed: ${run.seen} tasks, not ${BIG}`);
+      }
+      const pageTimes = runs.flatMap((run) => run.pages.map((p) => p.ms)).sort((a, b) => a - b);
+      const totals = runs.map((run) => run.totalMs).sort((a, b) => a - b);
+      return {
+        pages: runs[0].pages.length,
+        pageP50: percentile(pageTimes, 50),
+        pageP95: percentile(pageTimes, 95),
+        pageMax: pageTimes[pageTimes.length - 1],
+        totalP50: percentile(totals, 50),
+        totalMax: totals[totals.length - 1],
+        bytes: Math.max(...runs.flatMap((run) => run.pages.map((p) => p.bytes))),
+      };
+    };
+    // One pass that records the statements of the first page and of one in the middle (their
+    // plans are printed below); it is also the warm-up of the timed passes.
+    const middle = Math.floor(BIG / FEED_LIMIT / 2);
+    const feedStatements = [];
+    trace.length = 0;
+    await drain(app.service, BIG_USER, {
+      onPage: (n) => {
+        if (n === 1 || n === middle) {
+          feedStatements.push({ page: n, statement: trace[trace.length - 1] });
+        }
+      },
+    });
+    const FEED_ORDER = /ORDER BY change_xid, (id|task_id) LIMIT/;
+    const textSorted = trace.some((sent) => FEED_ORDER.test(sent.text));
+    const newFeed = await feedRuns(app.service);
+    const namedFeed = await onFreshNamedClient(async ({ service }) => {
+      for (const other of warmUsers) await drain(service, other);
+      return feedRuns(service);
+    });
+    // `change_xid::text AS change_xid` in the select list makes `ORDER BY change_xid` sort by
+    // that text alias (PostgreSQL resolves a bare ORDER BY name to an output column first): the
+    // index order cannot serve it, so every page reads and sorts all of the user's remaining
+    // rows. The same service with the ORDER BY naming the table's column, to show what that costs.
+    const fixOrder = (text) => {
+      const table = /FROM (task_tombstone|task)\b/.exec(text)?.[1];
+      return text.replace(
+        FEED_ORDER,
+        (_, id) => `ORDER BY ${table}.change_xid, ${table}.${id} LIMIT`,
+      );
+    };
+    const fixedFeed = textSorted
+      ? await feedRuns(appOnClient(client, 'unnamed', undefined, fixOrder).service)
+      : undefined;
+    const feedPlans = [];
+    for (const { page, statement } of feedStatements) {
+      const plan = await explain(statement);
+      feedPlans.push({ page, ...plan });
+      log(`NEW page ${page}: ${statement.text.replace(/\s+/g, ' ')}`);
+      log(`params: ${JSON.stringify(statement.values)}`);
+      log(plan.plan.join('\n'));
+      if (textSorted) {
+        const fixed = await explain({ ...statement, text: fixOrder(statement.text) });
+        feedPlans.push({ page: `${page}, ORDER BY task.change_xid`, ...fixed });
+        log(`NEW page ${page}, ORDER BY task.change_xid: ${fixed.plan.join('\n')}`);
+      }
     }
 
     const fmt = (ms) => ms.toFixed(2).padStart(7);
-    const width = Math.max(...results.map((r) => r.name.length), 5);
-    log(`\n${'query'.padEnd(width)}  p50 ms  p95 ms  max ms exec ms  rows  total  index used`);
-    for (const r of results) {
+    const width = Math.max(...listResults.map((r) => r.name.length));
+    log(
+      `\nLists, limit 100. OLD = page with count(*) OVER (); NEW = page, plus count(*) when the ` +
+        `page is full (or past the end). exec = server time from EXPLAIN ANALYZE (NEW: both ` +
+        `statements). ms.`,
+    );
+    log(
+      `${'query'.padEnd(width)}  user        offset  rows   total  ` +
+        `old p50 old p95 old exec  new p50 new p95 new exec count  named p50 named p95  index (new page)`,
+    );
+    for (const r of listResults) {
       log(
-        `${r.name.padEnd(width)} ${fmt(r.p50)} ${fmt(r.p95)} ${fmt(r.max)} ${fmt(r.exec)}` +
-          ` ${String(r.rows).padStart(5)}` +
-          ` ${String(r.totalCount).padStart(6)}  ${r.index}`,
+        `${r.name.padEnd(width)}  ${r.user.padEnd(10)} ${String(r.offset).padStart(7)} ` +
+          `${String(r.rows).padStart(5)} ${String(r.total).padStart(7)}  ` +
+          `${fmt(r.old.p50)} ${fmt(r.old.p95)} ${fmt(r.old.exec)}  ` +
+          `${fmt(r.new.p50)} ${fmt(r.new.p95)} ${fmt(r.new.exec)} ${r.counted ? '  yes' : '   no'}` +
+          `    ${fmt(r.named.p50)}   ${fmt(r.named.p95)}  ${r.new.index}`,
       );
     }
-    const slow = results.filter((r) => r.p95 >= TARGET_MS);
+    const kb = (bytes) => `${(bytes / 1024).toFixed(0)} KiB`;
+    log(
+      `\nChanges feed, first sync of ${BIG_USER} (${BIG.toLocaleString('en')} tasks, ${xids} ` +
+        `transactions). OLD = one request, ${FEED_RUNS} runs; NEW = pages of ${FEED_LIMIT} ` +
+        `followed to the end, ${FEED_DRAINS} passes (per-page figures over all their pages).`,
+    );
+    log(
+      `OLD unnamed   1 request : p50 ${oldFeed.times[Math.ceil(oldFeed.times.length / 2) - 1].toFixed(0)} ms, ` +
+        `max ${oldFeed.times[oldFeed.times.length - 1].toFixed(0)} ms, ` +
+        `exec ${oldFeedPlan.exec.toFixed(0)} ms, response ${kb(oldFeed.bytes)}`,
+    );
+    for (const [label, f] of [
+      ['NEW unnamed', newFeed],
+      ['NEW named  ', namedFeed],
+      ...(fixedFeed ? [['NEW ORDER BY task.change_xid (unnamed)', fixedFeed]] : []),
+    ]) {
+      log(
+        `${label} ${String(f.pages).padStart(3)} pages: per page p50 ${f.pageP50.toFixed(2)} ms, ` +
+          `p95 ${f.pageP95.toFixed(2)} ms, max ${f.pageMax.toFixed(2)} ms; whole pass p50 ` +
+          `${f.totalP50.toFixed(0)} ms, max ${f.totalMax.toFixed(0)} ms; largest response ${kb(f.bytes)}`,
+      );
+    }
+    log(
+      `NEW exec (EXPLAIN ANALYZE): ` +
+        feedPlans
+          .map((p) => `page ${p.page} ${p.exec.toFixed(2)} ms (${indexUsed(p.plan)})`)
+          .join(', '),
+    );
+    const slow = listResults.filter((r) => r.new.p95 >= TARGET_MS);
     log(
       slow.length
-        ? `\nSLOW (p95 >= ${TARGET_MS} ms): ${slow.map((r) => r.name).join(', ')}`
-        : `\nall p95 under ${TARGET_MS} ms`,
+        ? `\nNEW list p95 >= ${TARGET_MS} ms: ${slow.map((r) => `${r.name} (${r.user}, offset ${r.offset})`).join(', ')}`
+        : `\nevery NEW list p95 under ${TARGET_MS} ms`,
     );
   } finally {
     await client?.end().catch(() => undefined);
