@@ -45,6 +45,17 @@ export class GuardedClient extends Client {
   private poolRelease?: Release;
   private unsafe?: string;
 
+  constructor(config?: ConstructorParameters<typeof Client>[0]) {
+    super(config);
+    // pg-pool and TypeORM listen for 'error' only at times (pg-pool's query() with `once`); a
+    // connection dropped by a stopping server can emit it between their listeners, and an
+    // 'error' nobody listens to crashes the process (seen in the fault drill's outage). This
+    // listener is always there; the connection is then never reused.
+    this.on('error', () => {
+      this.unsafe ??= 'its connection failed';
+    });
+  }
+
   // Arrow functions assigned in the constructor would shadow the accessor: keep them methods.
   override query(...args: unknown[]): never {
     const last = args.length - 1;
