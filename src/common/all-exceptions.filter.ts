@@ -36,6 +36,11 @@ const DATABASE_BUSY_CODES = new Set([
   '40P01', // deadlock_detected
 ]);
 
+const RELEASED_CONNECTION_ERRORS = new Set([
+  'QueryRunnerProviderAlreadyReleasedError',
+  'QueryRunnerAlreadyReleasedError',
+]);
+
 interface ErrorLike {
   name?: unknown;
   message?: unknown;
@@ -69,6 +74,8 @@ export function isDatabaseUnavailable(exception: unknown): boolean {
       return true;
     }
   }
+  // TypeORM's words for a transaction whose connection died under it (the pool dropped it).
+  if (typeof error.name === 'string' && RELEASED_CONNECTION_ERRORS.has(error.name)) return true;
   return (
     typeof error.message === 'string' &&
     /Connection terminated|connection timeout|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Connection is not established/i.test(
