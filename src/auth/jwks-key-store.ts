@@ -18,9 +18,6 @@ export interface JwksKeyStoreOptions {
   timeoutMs: number;
 }
 
-/** The longest wait between attempts while the JWKS keeps failing (unless the cooldown is longer). */
-export const MAX_BACKOFF_MS = 60_000;
-
 type LocalKeySet = ReturnType<typeof createLocalJWKSet>;
 
 /**
@@ -29,17 +26,19 @@ type LocalKeySet = ReturnType<typeof createLocalJWKSet>;
  * the document are ignored: a key the issuer's public document calls `oct` must never verify.
  *
  * The next fetch is allowed a cooldown after the previous one ENDED (counted from its start, a
- * fetch that timed out would leave no cooldown at all). After failures the wait doubles, from
- * the cooldown up to {@link MAX_BACKOFF_MS}, and until a fetch succeeds again a token whose
- * `kid` is not cached fails at once instead of waiting for a fetch that is likely to fail too;
- * only the token that starts the next attempt, once the wait is over, waits for it.
+ * fetch that timed out would leave no cooldown at all). Until a fetch succeeds again a token
+ * whose `kid` is not cached fails at once instead of waiting for a fetch that is likely to fail
+ * too; only the token that starts the next attempt, once the cooldown is over, waits for it.
+ * The wait does not grow with failures: one request per cooldown is no load for the issuer, and
+ * keys rotated during an outage must work soon after it ends (a doubling wait made them fail for
+ * 10 s and more in the fault drill).
  */
 export class JwksKeyStore {
   private readonly logger = new Logger(JwksKeyStore.name);
   private keySet?: LocalKeySet;
   private keyCount = 0;
   private fetchedAt = 0;
-  /** No fetch before this (end of the last one + cooldown or backoff). */
+  /** No fetch before this (end of the last one + cooldown). */
   private nextAttemptAt = Number.NEGATIVE_INFINITY;
   /** Fetches that failed in a row. */
   private failures = 0;
@@ -115,15 +114,11 @@ export class JwksKeyStore {
       this.logger.debug(`Loaded ${keys.length} signing key(s) from ${this.options.url.origin}`);
     } catch (error) {
       this.failures++;
-      const backoffMs = Math.min(
-        this.options.cooldownMs * 2 ** (this.failures - 1),
-        Math.max(MAX_BACKOFF_MS, this.options.cooldownMs),
-      );
-      this.nextAttemptAt = this.now() + backoffMs;
+      this.nextAttemptAt = this.now() + this.options.cooldownMs;
       const reason = error instanceof Error ? error.message : 'unknown error';
       this.logger.warn(
         `JWKS fetch from ${this.options.url.origin} failed (${reason}); ` +
-          `keeping ${this.keyCount} cached key(s), next attempt in ${backoffMs} ms at the earliest`,
+          `keeping ${this.keyCount} cached key(s), next attempt in ${this.options.cooldownMs} ms at the earliest`,
       );
     }
   }
