@@ -40,7 +40,7 @@ import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { killAllApis, startApi } from './lib/api.mjs';
-import { ensureBuilt, mintToken, ROOT, table } from './lib/app.mjs';
+import { ROOT, ensureBuilt, listEnv, mintToken, numberEnv, table } from './lib/app.mjs';
 import { keepAliveAgent, Ledger, send, startLoad, summarize } from './lib/drill-load.mjs';
 import { PGBOUNCER, startDelayProxy, startJwksServer, startPgBouncer } from './lib/faults.mjs';
 import { freePort, startThrowawayPostgres } from './lib/postgres.mjs';
@@ -79,16 +79,6 @@ const BLOCKED = 6;
 
 for (const name of SCENARIO_NAMES) {
   if (!ALL.includes(name)) throw new Error(`unknown scenario ${name} (known: ${ALL.join(', ')})`);
-}
-
-function numberEnv(name, fallback) {
-  const value = Number(process.env[name]);
-  return process.env[name] && Number.isFinite(value) && value > 0 ? value : fallback;
-}
-
-function listEnv(name, fallback) {
-  const value = process.env[name]?.split(',').map((s) => s.trim());
-  return value?.length && value.every(Boolean) ? value : fallback;
 }
 
 const log = (message) => console.log(message);

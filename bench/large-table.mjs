@@ -19,14 +19,15 @@
  * BENCH_BIG_USER_TASKS (100000), BENCH_BIG_OFFSET (50000), BENCH_BIG_RUNS (20),
  * BENCH_BIG_WARMUP (2), BENCH_FEED_RUNS (3), BENCH_FEED_PASSES (1), BENCH_EXTRA_SQL.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { ensureBuilt as ensureAppBuilt } from './lib/app.mjs';
 import { startThrowawayPostgres } from './lib/postgres.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -61,31 +62,13 @@ const log = (message) => console.log(message);
 /**
  * dist/ must be the compiled src/: the migrations are applied with the compiled app's own
  * `runMigrations`, and the NEW query shapes come from the compiled repository and service.
- * Builds when any .ts file under src/ is newer than its .js (or has none).
+ * Builds when any .ts file under src/ is newer than its .js (or has none), as the other scripts.
  */
 function ensureBuilt() {
-  const sources = [];
-  const walk = (dir) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.spec.ts')) sources.push(path);
-    }
-  };
-  walk(join(ROOT, 'src'));
-  const compiled = (source) =>
-    join(ROOT, 'dist', relative(join(ROOT, 'src'), source).replace(/\.ts$/, '.js'));
-  const stale = sources.filter(
-    (source) =>
-      !existsSync(compiled(source)) ||
-      statSync(compiled(source)).mtimeMs < statSync(source).mtimeMs,
-  );
-  if (stale.length) {
-    log(`dist/ is missing or older than ${stale.length} source file(s): npm run build`);
-    execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
-  }
+  ensureAppBuilt({ log });
+  const migrationsDir = join(ROOT, 'src/database/migrations');
+  const expected = readdirSync(migrationsDir).filter((file) => file.endsWith('.ts')).length;
   const { migrations } = require(join(ROOT, 'dist/database/data-source.options.js'));
-  const expected = sources.filter((source) => source.includes('/database/migrations/')).length;
   if (migrations.length !== expected) {
     throw new Error(`dist lists ${migrations.length} migrations, src/ has ${expected}`);
   }

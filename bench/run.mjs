@@ -35,7 +35,7 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { ensureBuilt, httpStatus, mintToken, table } from './lib/app.mjs';
+import { ensureBuilt, httpStatus, listEnv, mintToken, numberEnv, table } from './lib/app.mjs';
 import { freePort, startThrowawayPostgres } from './lib/postgres.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -68,16 +68,6 @@ const SCENARIOS = {
   mixed: { mode: 'closed', connections: 100, mix: MIX },
   open: { mode: 'open', connections: 1000, rate: OPEN_RATE, mix: MIX },
 };
-
-function numberEnv(name, fallback) {
-  const value = Number(process.env[name]);
-  return process.env[name] && Number.isFinite(value) && value > 0 ? value : fallback;
-}
-
-function listEnv(name, fallback) {
-  const value = process.env[name]?.split(',').map((s) => s.trim());
-  return value?.length && value.every(Boolean) ? value : fallback;
-}
 
 const log = (message) => console.log(message);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,6 +1,6 @@
 /**
- * What the HTTP scripts (bench/run.mjs, bench/drill.mjs) share about the app itself: building
- * dist/ when it is stale, minting the HS256 tokens a shared-secret frontend would, and asking a
+ * What the bench scripts (run.mjs, drill.mjs, large-table.mjs) share: reading their settings,
+ * building dist/ when it is stale, minting the HS256 tokens a shared-secret frontend would, and asking a
  * server for one status code.
  */
 import { execFileSync } from 'node:child_process';
@@ -12,6 +12,18 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** A positive number from the environment, or `fallback`. */
+export function numberEnv(name, fallback) {
+  const value = Number(process.env[name]);
+  return process.env[name] && Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+/** A comma-separated list from the environment, or `fallback`. */
+export function listEnv(name, fallback) {
+  const value = process.env[name]?.split(',').map((s) => s.trim());
+  return value?.length && value.every(Boolean) ? value : fallback;
+}
 
 /**
  * Builds when dist/ is missing or older than a source file; with `noBuild` it only says so
