@@ -300,20 +300,30 @@ describe('Changes feed, bulk, clear-completed and stats', () => {
       );
     }, 60_000);
 
-    it('should refuse a bad limit and a forged cursor at their own parameter', async () => {
-      for (const limit of ['0', '1001', 'x']) {
-        const res = await suite.http.get(`/api/tasks/changes?limit=${limit}`).set(user.auth);
-        expect([res.status, res.body.detail[0].loc]).toEqual([422, ['query', 'limit']]);
-      }
-      for (const forged of [
-        's:5:99999999999999999999:',
-        's:1:18446744073709551615:',
-        'c2/5:9:/5:9:/t/99999999999999999999/1',
-        'c2/1:2:/3:4:/d/0/0/0',
-      ]) {
-        const since = Buffer.from(forged).toString('base64url');
-        const res = await suite.http.get(`/api/tasks/changes?since=${since}`).set(user.auth);
-        expect([res.status, res.body.detail[0].loc]).toEqual([422, ['query', 'since']]);
+    it('should refuse a bad limit and a forged cursor at their own parameter, on both route families', async () => {
+      for (const base of ['/api/tasks', `/api/${user.id}/tasks`]) {
+        for (const limit of ['0', '1001', 'x']) {
+          const res = await suite.http.get(`${base}/changes?limit=${limit}`).set(user.auth);
+          expect([base, res.status, res.body.detail[0].loc]).toEqual([
+            base,
+            422,
+            ['query', 'limit'],
+          ]);
+        }
+        for (const forged of [
+          's:5:99999999999999999999:',
+          's:1:18446744073709551615:',
+          'c2/5:9:/5:9:/t/99999999999999999999/1',
+          'c2/1:2:/3:4:/d/0/0/0',
+        ]) {
+          const since = Buffer.from(forged).toString('base64url');
+          const res = await suite.http.get(`${base}/changes?since=${since}`).set(user.auth);
+          expect([base, res.status, res.body.detail[0].loc]).toEqual([
+            base,
+            422,
+            ['query', 'since'],
+          ]);
+        }
       }
     });
   });
