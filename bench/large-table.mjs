@@ -144,26 +144,8 @@ async function oldFirstSync(client, userId) {
 /** The old response body: every task through the app's own mapper, as the old service did. */
 function oldFeedBody(rows, snapshot) {
   const { toTaskResponse } = require(join(ROOT, 'dist/tasks/tasks.mapper.js'));
-  const tasks = rows.map((row) =>
-    toTaskResponse({
-      id: row.id,
-      userId: row.user_id,
-      title: row.title,
-      description: row.description,
-      completed: row.completed,
-      priority: row.priority,
-      tags: row.tags,
-      dueDate: row.due_date,
-      remindAt: row.remind_at,
-      recurrence: row.recurrence,
-      recurrenceUntil: row.recurrence_until,
-      completedAt: row.completed_at,
-      nextTaskId: row.next_task_id,
-      version: row.version,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-    }),
-  );
+  const { fromRow } = require(join(ROOT, 'dist/tasks/tasks.repository.js'));
+  const tasks = rows.map((row) => toTaskResponse(fromRow(row)));
   return { tasks, deleted_ids: [], cursor: `s:${snapshot}` };
 }
 

@@ -73,7 +73,7 @@ const ORDER_BY: Record<SortField, (dir: string) => string> = {
   title: (dir) => `lower(title) ${dir}, id ${dir}`,
 };
 
-interface TaskRow {
+export interface TaskRow {
   id: number;
   user_id: string;
   title: string;
@@ -92,7 +92,8 @@ interface TaskRow {
   updated_at: Date;
 }
 
-function fromRow(row: TaskRow): TaskEntity {
+/** A row as PostgreSQL returns it (snake_case columns) to the entity. */
+export function fromRow(row: TaskRow): TaskEntity {
   return {
     id: row.id,
     userId: row.user_id,
