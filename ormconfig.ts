@@ -1,14 +1,8 @@
 import { DataSource } from 'typeorm';
+import { databaseConfig } from './src/config/configuration';
+import { loadEnvFile } from './src/config/config.module';
 import { buildDataSourceOptions } from './src/database/data-source.options';
 
-// The TypeORM CLI's data source (`npm run migration:*`). Reads DATABASE_URL like the app does.
-try {
-  process.loadEnvFile();
-} catch {
-  // no .env: the real environment is used as is
-}
-if (!process.env.DATABASE_URL) {
-  throw new Error('DATABASE_URL: is required for migration commands (see .env.example)');
-}
-
-export default new DataSource(buildDataSourceOptions({ url: process.env.DATABASE_URL }));
+// The TypeORM CLI's data source (`npm run migration:*`): the app's own loader (.env, then the
+// database namespace, validated), so the CLI connects where the app does.
+export default loadEnvFile().then(() => new DataSource(buildDataSourceOptions(databaseConfig())));

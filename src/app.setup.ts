@@ -11,7 +11,14 @@ import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { AppValidationPipe } from './common/app-validation.pipe';
 import { HttpDrain } from './common/http-drain';
 import { requestContext } from './common/request-context.middleware';
-import { AppConfig } from './config/app-config';
+import {
+  appConfig,
+  AppConfig,
+  httpConfig,
+  HttpConfig,
+  logConfig,
+  LogConfig,
+} from './config/configuration';
 
 export const ALLOWED_REQUEST_HEADERS = [
   'Authorization',
@@ -38,22 +45,23 @@ export const EXPOSED_RESPONSE_HEADERS = [
  * tests share, so the tests exercise the app exactly as it runs.
  */
 export function configureApp(app: NestExpressApplication): INestApplication {
-  const config = app.get(AppConfig);
+  const http = app.get<HttpConfig>(httpConfig.KEY);
+  const { docsEnabled } = app.get<AppConfig>(appConfig.KEY);
   app.disable('x-powered-by');
   // Express's automatic ETag is weak and body-derived; task versions will carry their own.
   app.set('etag', false);
 
   // Who may set X-Forwarded-For (the client address that anonymous rate limits count by).
-  app.set('trust proxy', config.fairShare.trustProxy);
+  app.set('trust proxy', http.trustProxy);
 
-  app.use(requestContext(config.log));
+  app.use(requestContext(app.get<LogConfig>(logConfig.KEY)));
   app.use(function privateAnswers(_request: Request, response: Response, next: NextFunction) {
     // Task data is private: no shared or browser cache keeps it; no type sniffing either.
     response.setHeader('X-Content-Type-Options', 'nosniff');
     response.setHeader('Cache-Control', 'no-store');
     next();
   });
-  const allowedOrigins = new Set(config.http.corsOrigins);
+  const allowedOrigins = new Set(http.corsOrigins);
   const corsHeaders = cors({
     // Only origins on the allow-list get here (below): never a reflection of any Origin.
     origin: true,
@@ -75,22 +83,22 @@ export function configureApp(app: NestExpressApplication): INestApplication {
   });
   // Before anything reads the body: refuse by its headers, then verify the token (the guards
   // refuse a request without a valid token, and count the request, before the body is read).
-  app.use(refuseBodyEarly(config.http.bodyLimitBytes));
+  app.use(refuseBodyEarly(http.bodyLimitBytes));
   app.use(authenticate(app.get(JwtStrategy)));
   app.useGlobalPipes(new AppValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter());
-  if (config.docsEnabled) setupSwagger(app);
-  configureHttpServer(app, config);
+  if (docsEnabled) setupSwagger(app);
+  configureHttpServer(app, http);
   return app;
 }
 
 /** Socket timeouts from the config, and the drain that SIGTERM uses (see bootstrap.ts). */
-function configureHttpServer(app: NestExpressApplication, config: AppConfig): void {
+function configureHttpServer(app: NestExpressApplication, http: HttpConfig): void {
   const server: Server = app.getHttpServer();
   // Node's default keep-alive timeout (5 s) is shorter than a balancer's idle timeout (AWS ALB:
   // 60 s), so the balancer would reuse sockets the API is closing, and see resets.
-  server.keepAliveTimeout = config.lifecycle.keepAliveTimeoutMs;
-  server.headersTimeout = config.lifecycle.headersTimeoutMs;
+  server.keepAliveTimeout = http.keepAliveTimeoutMs;
+  server.headersTimeout = http.headersTimeoutMs;
   app.get(HttpDrain).attach(server);
 }
 

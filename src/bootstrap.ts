@@ -3,9 +3,12 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import cluster, { Worker } from 'node:cluster';
 import { HttpDrain } from './common/http-drain';
 import { createLogger } from './common/logging';
-import { AppConfig } from './config/app-config';
+import { useDevelopmentSecret } from './auth/development-secret';
+import { Config, loadConfig, loadEnvFile } from './config/config.module';
+import { earlyLogConfig } from './config/configuration';
 import { InvalidEnvironmentError } from './config/env.validation';
-import { applyLocalDefaults, LocalDefaults } from './config/local-defaults';
+import { startDevelopmentDatabase } from './database/development-database';
+import type { EmbeddedPostgres } from './database/embedded-postgres';
 import { AWAIT_PRIMARY, GoAhead, goAhead, isShutdownStep, ShutdownStep } from './cluster-handoff';
 
 /**
@@ -13,28 +16,39 @@ import { AWAIT_PRIMARY, GoAhead, goAhead, isShutdownStep, ShutdownStep } from '.
  * database, migrations) and runs WORKERS processes sharing the port (node:cluster). `early` are
  * the workers `main.ts` forked before this module loaded: they wait for the primary's go-ahead.
  */
+/** What a zero-configuration start set up (see startDevelopmentDatabase, useDevelopmentSecret). */
+interface LocalDefaults {
+  embedded?: EmbeddedPostgres;
+  /** Set when this start uses the generated local HS256 secret. */
+  devSecret: boolean;
+}
+
 export async function bootstrap(early: Worker[]): Promise<void> {
   // Until the config is validated, log from the raw environment (so LOG_LEVEL=warn is quiet, and
   // embedded PostgreSQL's chatter only shows with LOG_LEVEL=debug).
-  Logger.overrideLogger(createLogger({ log: AppConfig.earlyLog() }));
+  await loadEnvFile();
+  Logger.overrideLogger(createLogger(earlyLogConfig()));
   if (cluster.isWorker) {
     const app = loadApp(); // meanwhile the primary may still be preparing
     if (process.env[AWAIT_PRIMARY]) Object.assign(process.env, await goAhead());
-    await serve(AppConfig.fromEnv(), await app);
+    await serve(await loadConfig(), await app);
     return;
   }
 
   const bootLogger = new Logger('Bootstrap');
   let local: LocalDefaults | undefined;
-  let config: AppConfig;
+  let config: Config;
   try {
-    local = await applyLocalDefaults(bootLogger);
-    config = AppConfig.fromEnv();
+    local = {
+      embedded: await startDevelopmentDatabase(bootLogger),
+      devSecret: useDevelopmentSecret(),
+    };
+    config = await loadConfig();
     // Before any pool opens (in this process or the workers): wait for a database that is still
     // booting, and migrate under a lock that lets any number of processes start at once.
     if (config.database.migrationsRun) {
       const { runMigrations } = await import('./database/migrate.js');
-      await runMigrations(config.lifecycle.migrationsUrl);
+      await runMigrations(config.database.migrationsUrl);
     } else {
       const { waitForDatabase } = await import('./database/wait-for-database.js');
       await waitForDatabase(config.database.url);
@@ -45,7 +59,7 @@ export async function bootstrap(early: Worker[]): Promise<void> {
     throw error;
   }
 
-  if (config.workers <= 1) {
+  if (config.app.workers <= 1) {
     await serve(config, await loadApp(), local);
   } else {
     await superviseWorkers(config, local, early);
@@ -81,25 +95,29 @@ function loadApp() {
  * arrives on open sockets with `Connection: close`), close the pool and exit 0.
  */
 async function serve(
-  config: AppConfig,
+  config: Config,
   [{ NestFactory }, { AppModule }, { configureApp }, { AppExpressAdapter }]: Awaited<
     ReturnType<typeof loadApp>
   >,
   local?: LocalDefaults,
 ): Promise<void> {
-  const logger = createLogger(config);
+  const logger = createLogger(config.log);
   Logger.overrideLogger(logger);
-  const app = await NestFactory.create<NestExpressApplication>(AppModule, new AppExpressAdapter(), {
-    logger,
-    bodyParser: false, // configureApp() installs the JSON-only parser
-  });
+  const app = await NestFactory.create<NestExpressApplication>(
+    AppModule.forRoot(),
+    new AppExpressAdapter(),
+    {
+      logger,
+      bodyParser: false, // configureApp() installs the JSON-only parser
+    },
+  );
   configureApp(app);
   await app.listen(config.http.port, config.http.host);
   const drain = app.get(HttpDrain);
-  const shutdown = new Shutdown(config.shutdownTimeoutMs);
+  const shutdown = new Shutdown(config.app.shutdownTimeoutMs);
   const stop = async (logger: Logger, coordination?: WorkerStop) => {
     drain.begin();
-    const delayMs = config.lifecycle.shutdownDelayMs;
+    const delayMs = config.app.shutdownDelayMs;
     if (delayMs > 0) {
       logger.log(`Readiness is 503; serving ${delayMs} ms more before draining`);
       await new Promise((resolve) => setTimeout(resolve, delayMs));
@@ -153,7 +171,7 @@ interface WorkerStop {
  * if they all did.
  */
 async function superviseWorkers(
-  config: AppConfig,
+  config: Config,
   local: LocalDefaults,
   early: Worker[],
 ): Promise<void> {
@@ -180,7 +198,7 @@ async function superviseWorkers(
   // Before the workers are online: a SIGTERM during start-up must not kill the primary (Node's
   // default action) while the first workers already serve. A little longer than the workers' own
   // limit, so their exit codes arrive first.
-  new Shutdown(config.shutdownTimeoutMs + PRIMARY_MARGIN_MS).onSignals(
+  new Shutdown(config.app.shutdownTimeoutMs + PRIMARY_MARGIN_MS).onSignals(
     ['SIGTERM', 'SIGINT'],
     async (logger) => {
       stopping = true;
@@ -219,7 +237,7 @@ async function superviseWorkers(
     },
   );
 
-  const online = Array.from({ length: config.workers }, (_, index) => {
+  const online = Array.from({ length: config.app.workers }, (_, index) => {
     const worker = start(index);
     return new Promise<void>((resolve, reject) => {
       worker.once('listening', () => resolve());
@@ -229,7 +247,7 @@ async function superviseWorkers(
     });
   });
   await Promise.all(online);
-  if (!stopping) logger.log(`${config.workers} workers share port ${config.http.port}`);
+  if (!stopping) logger.log(`${config.app.workers} workers share port ${config.http.port}`);
 }
 
 /** Sends a shutdown step; a worker that died meanwhile is reported by its exit, not here. */

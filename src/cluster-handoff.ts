@@ -3,9 +3,6 @@
  * (see main.ts). Node built-ins only: main.ts loads this before anything else.
  */
 
-/** The most WORKERS the configuration accepts (env.validation.ts) and main.ts forks early. */
-export const MAX_WORKERS = 64;
-
 /** Set in the environment of workers that must wait for the primary's go-ahead. */
 export const AWAIT_PRIMARY = 'TASK_API_AWAIT_PRIMARY';
 

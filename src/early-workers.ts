@@ -1,9 +1,9 @@
 import cluster, { Worker } from 'node:cluster';
-import { existsSync } from 'node:fs';
-import { AWAIT_PRIMARY, MAX_WORKERS } from './cluster-handoff';
+import { AWAIT_PRIMARY } from './cluster-handoff';
+import { MAX_WORKERS } from './config/constants';
 
 /**
- * Evaluated first (main.ts imports it before anything else): loads `.env`, and with WORKERS > 1
+ * Evaluated first (main.ts imports it before anything else): with WORKERS > 1 in the environment
  * the cluster primary forks its workers here, before Nest and the app are loaded. They load the
  * app (most of the start-up time) while the primary validates the configuration, starts an
  * embedded database if it has to and runs the migrations, and wait for its go-ahead (with the
@@ -11,8 +11,8 @@ import { AWAIT_PRIMARY, MAX_WORKERS } from './cluster-handoff';
  * (2 to MAX_WORKERS) forks early, the same count bootstrap() then uses; anything else forks
  * nothing here, and bootstrap() reports or handles it.
  */
-if (existsSync('.env')) process.loadEnvFile('.env');
-
+// The environment as the process got it: `.env` is read by the config loader, which loads Nest.
+// A WORKERS that only `.env` sets forks its workers after the configuration is loaded instead.
 const requested = /^\d+$/.test(process.env.WORKERS ?? '') ? Number(process.env.WORKERS) : 1;
 
 export const earlyWorkers: Worker[] =

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
-import { AppConfig } from '../src/config/app-config';
+import { databaseConfig, DatabaseConfig } from '../src/config/configuration';
 import { inTransaction } from '../src/database/transactions';
 import { createTask, createTestApp } from './support/app';
 import { newUser, TestUser } from './support/tokens';
@@ -78,7 +78,7 @@ describe('Behind a transaction-mode pooler (PgBouncer)', () => {
       ),
     );
     expect(shown).toEqual([{ s: '1234ms', l: '567ms', i: '8901ms' }]);
-    expect(app.get(AppConfig).database.limits.lockTimeoutMs).toBe(2000);
+    expect(app.get<DatabaseConfig>(databaseConfig.KEY).limits.lockTimeoutMs).toBe(2000);
     // Outside the transaction nothing stays behind on the server connection.
     const [after] = await app
       .get(DataSource)

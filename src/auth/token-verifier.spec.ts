@@ -12,8 +12,7 @@ import {
 } from 'jose';
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { AppConfig } from '../config/app-config';
-import { validateEnv } from '../config/env.validation';
+import { authConfig } from '../config/configuration';
 import { InvalidTokenError, isCanonicalCompactJws, TokenVerifier } from './token-verifier';
 
 const SECRET = 'test-secret-test-secret-test-secret-0123';
@@ -82,13 +81,7 @@ describe(TokenVerifier.name, () => {
 
   function verifierFor(env: Record<string, string>): TokenVerifier {
     return new TokenVerifier(
-      new AppConfig(
-        validateEnv({
-          DATABASE_URL: 'postgres://app:pw@localhost:5432/app',
-          JWT_CLOCK_TOLERANCE_SECONDS: String(CLOCK_TOLERANCE_SECONDS),
-          ...env,
-        }),
-      ),
+      authConfig({ JWT_CLOCK_TOLERANCE_SECONDS: String(CLOCK_TOLERANCE_SECONDS), ...env }),
     );
   }
 

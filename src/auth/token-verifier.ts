@@ -1,7 +1,7 @@
-import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { createSecretKey, KeyObject } from 'node:crypto';
 import { decodeProtectedHeader, errors, JWTPayload, jwtVerify, JWTVerifyOptions } from 'jose';
-import { AppConfig } from '../config/app-config';
+import { authConfig, AuthConfig } from '../config/configuration';
 import { AuthUser } from './auth-user';
 import { JwksKeyStore } from './jwks-key-store';
 import { VerifiedTokenCache } from './verified-token-cache';
@@ -56,8 +56,7 @@ export class TokenVerifier implements OnModuleInit {
   private readonly cache: VerifiedTokenCache;
   private readonly clockToleranceMs: number;
 
-  constructor(config: AppConfig) {
-    const { auth } = config;
+  constructor(@Inject(authConfig.KEY) auth: AuthConfig) {
     this.cache = new VerifiedTokenCache(auth.tokenCacheSize, auth.tokenCacheMaxAgeMs);
     this.clockToleranceMs = auth.clockToleranceSeconds * 1000;
     const common = { clockTolerance: auth.clockToleranceSeconds, requiredClaims: ['sub', 'exp'] };

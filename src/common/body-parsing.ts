@@ -1,13 +1,11 @@
 import {
   CanActivate,
   ExecutionContext,
-  Injectable,
   PayloadTooLargeException,
   UnsupportedMediaTypeException,
 } from '@nestjs/common';
 import { json } from 'body-parser';
 import { NextFunction, Request, RequestHandler, Response } from 'express';
-import { AppConfig } from '../config/app-config';
 import { RequestValidationException } from './validation-error';
 
 const JSON_TYPE = /^application\/([\w.+-]+\+)?json\s*(;|$)/i;
@@ -91,13 +89,13 @@ function checkDepth(_request: unknown, _response: unknown, body: Buffer): void {
  * `refuseBodyEarly` has already checked the headers. Parser failures become the contract's
  * errors: malformed or too deeply nested JSON is 422, an oversized body 413.
  */
-@Injectable()
 export class JsonBodyGuard implements CanActivate {
   private readonly parseJson: RequestHandler;
   private readonly limit: string;
 
-  constructor(config: AppConfig) {
-    this.limit = config.http.bodyLimit;
+  /** `limit`: BODY_LIMIT, as body-parser reads it (`1mb`). */
+  constructor(limit: string) {
+    this.limit = limit;
     this.parseJson = json({ limit: this.limit, type: () => true, verify: checkDepth });
   }
 

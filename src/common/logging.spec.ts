@@ -28,7 +28,7 @@ describe(createLogger.name, () => {
     ['JSON', true],
     ['pretty', false],
   ])('%s lines', (_format, json) => {
-    const logger = createLogger({ log: { level: 'info', json } });
+    const logger = createLogger({ level: 'info', json });
 
     it("should keep an error's first line and never its stack frames", () => {
       // How TypeORM's module logs a failed connection attempt.
@@ -78,7 +78,7 @@ describe(createLogger.name, () => {
   });
 
   it('should put the summary in an `error` field of the JSON line, without a `stack` field', () => {
-    const logger = createLogger({ log: { level: 'info', json: true } });
+    const logger = createLogger({ level: 'info', json: true });
 
     const line = JSON.parse(written(() => logger.error('Failed', STACK, 'Ctx'))) as Record<
       string,

@@ -1,15 +1,20 @@
 import { ConsoleLogger, LogLevel } from '@nestjs/common';
-import { AppConfig } from '../config/app-config';
 
 const ORDER: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 const SUMMARY_MAX = 300;
 
+/** What the logger needs (config/'s `log` namespace has this shape). */
+export interface LogSettings {
+  level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'verbose';
+  json: boolean;
+}
+
 /** Nest's logger at the configured level: one JSON object per line in production. */
-export function createLogger(config: Pick<AppConfig, 'log'>): ConsoleLogger {
-  const level: LogLevel = config.log.level === 'info' ? 'log' : config.log.level;
+export function createLogger(log: LogSettings): ConsoleLogger {
+  const level: LogLevel = log.level === 'info' ? 'log' : log.level;
   return new AppLogger({
-    json: config.log.json,
-    colors: !config.log.json && process.stdout.isTTY,
+    json: log.json,
+    colors: !log.json && process.stdout.isTTY,
     logLevels: ORDER.slice(0, ORDER.indexOf(level) + 1),
   });
 }

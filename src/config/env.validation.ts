@@ -13,7 +13,7 @@ import {
   MinLength,
   validateSync,
 } from 'class-validator';
-import { MAX_WORKERS } from '../cluster-handoff';
+import { MAX_WORKERS } from './constants';
 
 export const NODE_ENVS = ['development', 'production', 'test'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'verbose'] as const;
@@ -202,32 +202,80 @@ export class EnvironmentVariables {
   @OptionalEnv()
   @Matches(/^postgres(ql)?:\/\/\S+$/, { message: 'must be a postgres:// or postgresql:// URL' })
   DATABASE_MIGRATIONS_URL?: string;
+
+  // --- Zero-configuration start (development only) ---
+
+  /** Port of the embedded PostgreSQL started when DATABASE_URL is unset; 0 picks a free one. */
+  @OptionalEnv()
+  @IntegerEnv(0, 65535)
+  EMBEDDED_PG_PORT?: number;
+
+  /** Where a zero-configuration start keeps its database and generated secret (gitignored). */
+  @IsString()
+  @MinLength(1)
+  LOCAL_DATA_DIR = '.data';
 }
+
+export type EnvironmentVariable = keyof EnvironmentVariables;
 
 /** Thrown at boot; its message names every offending variable and never echoes a value. */
 export class InvalidEnvironmentError extends Error {
   override readonly name = 'InvalidEnvironmentError';
 }
 
-export function validateEnv(raw: Record<string, unknown>): EnvironmentVariables {
+/** A rule across variables: the message, and the variables it concerns. */
+interface Problem {
+  variables: EnvironmentVariable[];
+  message: string;
+}
+
+/**
+ * Validates the environment and applies defaults (the `validate` of `ConfigModule.forRoot`).
+ * `only` limits the check to the variables one namespace reads (the TypeORM CLI needs no token
+ * source); otherwise every variable is checked and every problem is reported at once.
+ */
+export function validateEnv(
+  raw: Record<string, unknown>,
+  only?: readonly EnvironmentVariable[],
+): EnvironmentVariables {
   const env = plainToInstance(EnvironmentVariables, raw, { exposeDefaultValues: true });
-  const problems = validateSync(env, {
+  const problems: Problem[] = validateSync(env, {
     skipMissingProperties: false,
     forbidUnknownValues: false,
-  }).map(
-    (error) =>
-      `${error.property}: ${Object.values(error.constraints ?? {}).join('; ') || 'is invalid'}`,
-  );
+  }).map((error) => ({
+    variables: [error.property as EnvironmentVariable],
+    message: `${error.property}: ${Object.values(error.constraints ?? {}).join('; ') || 'is invalid'}`,
+  }));
+  problems.push(...crossChecks(env));
+
+  const concerned = only ? new Set<string>(only) : undefined;
+  const reported = problems
+    .filter(({ variables }) => !concerned || variables.some((name) => concerned.has(name)))
+    .map(({ message }) => message);
+  if (reported.length > 0) {
+    throw new InvalidEnvironmentError(
+      `Invalid configuration:\n  - ${reported.join('\n  - ')}\nSee .env.example for every variable.`,
+    );
+  }
+  return env;
+}
+
+function crossChecks(env: EnvironmentVariables): Problem[] {
+  const problems: Problem[] = [];
+  const problem = (variables: EnvironmentVariable[], message: string) =>
+    problems.push({ variables, message });
 
   if (env.CORS_ORIGINS.split(',').some((origin) => origin.trim() === '*')) {
-    problems.push(
+    problem(
+      ['CORS_ORIGINS'],
       'CORS_ORIGINS: "*" is not allowed: credentials are allowed, so list the frontend origins',
     );
   }
-  // Outside production, main.ts fills both in (embedded PostgreSQL, a generated dev secret)
+  // Outside production, bootstrap fills both in (embedded PostgreSQL, a generated dev secret)
   // before this runs; reaching here without them means a production or hand-made start.
   if (!env.DATABASE_URL) {
-    problems.push(
+    problem(
+      ['DATABASE_URL'],
       'DATABASE_URL: is required (NODE_ENV=production never starts an embedded database)',
     );
   }
@@ -235,13 +283,15 @@ export function validateEnv(raw: Record<string, unknown>): EnvironmentVariables 
     env.DATABASE_STATEMENT_TIMEOUT_MS === 0 ||
     env.DATABASE_QUERY_TIMEOUT_MS <= env.DATABASE_STATEMENT_TIMEOUT_MS
   ) {
-    problems.push(
+    problem(
+      ['DATABASE_QUERY_TIMEOUT_MS', 'DATABASE_STATEMENT_TIMEOUT_MS'],
       'DATABASE_QUERY_TIMEOUT_MS: must be greater than DATABASE_STATEMENT_TIMEOUT_MS (and that ' +
         "not 0): the client-side timeout is only a backstop behind the database's own",
     );
   }
   if (!env.BETTER_AUTH_SECRET && !env.BETTER_AUTH_URL && !env.BETTER_AUTH_JWKS_URL) {
-    problems.push(
+    problem(
+      ['BETTER_AUTH_SECRET', 'BETTER_AUTH_URL', 'BETTER_AUTH_JWKS_URL'],
       'BETTER_AUTH_SECRET / BETTER_AUTH_URL / BETTER_AUTH_JWKS_URL: set at least one token source',
     );
   }
@@ -249,15 +299,16 @@ export function validateEnv(raw: Record<string, unknown>): EnvironmentVariables 
     env.HTTP_HEADERS_TIMEOUT_MS !== undefined &&
     env.HTTP_HEADERS_TIMEOUT_MS <= env.HTTP_KEEP_ALIVE_TIMEOUT_MS
   ) {
-    problems.push('HTTP_HEADERS_TIMEOUT_MS: must be greater than HTTP_KEEP_ALIVE_TIMEOUT_MS');
-  }
-  if (env.SHUTDOWN_DELAY_MS > 0 && env.SHUTDOWN_DELAY_MS >= env.SHUTDOWN_TIMEOUT_MS) {
-    problems.push('SHUTDOWN_DELAY_MS: must be less than SHUTDOWN_TIMEOUT_MS (which includes it)');
-  }
-  if (problems.length > 0) {
-    throw new InvalidEnvironmentError(
-      `Invalid configuration:\n  - ${problems.join('\n  - ')}\nSee .env.example for every variable.`,
+    problem(
+      ['HTTP_HEADERS_TIMEOUT_MS', 'HTTP_KEEP_ALIVE_TIMEOUT_MS'],
+      'HTTP_HEADERS_TIMEOUT_MS: must be greater than HTTP_KEEP_ALIVE_TIMEOUT_MS',
     );
   }
-  return env;
+  if (env.SHUTDOWN_DELAY_MS > 0 && env.SHUTDOWN_DELAY_MS >= env.SHUTDOWN_TIMEOUT_MS) {
+    problem(
+      ['SHUTDOWN_DELAY_MS', 'SHUTDOWN_TIMEOUT_MS'],
+      'SHUTDOWN_DELAY_MS: must be less than SHUTDOWN_TIMEOUT_MS (which includes it)',
+    );
+  }
+  return problems;
 }

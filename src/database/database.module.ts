@@ -1,14 +1,14 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { AppConfig } from '../config/app-config';
+import { databaseConfig, DatabaseConfig } from '../config/configuration';
 import { buildDataSourceOptions } from './data-source.options';
 
 @Module({
   imports: [
     TypeOrmModule.forRootAsync({
-      inject: [AppConfig],
-      useFactory: (config: AppConfig) => ({
-        ...buildDataSourceOptions(config.database),
+      inject: [databaseConfig.KEY],
+      useFactory: (database: DatabaseConfig) => ({
+        ...buildDataSourceOptions(database),
         // bootstrap.ts runs them first, under a cross-process lock (see runMigrations).
         migrationsRun: false,
         // Start-up waits for a database that is still booting (compose, Neon waking up).

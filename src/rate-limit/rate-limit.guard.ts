@@ -1,4 +1,4 @@
-import { ExecutionContext, Injectable, Logger } from '@nestjs/common';
+import { ExecutionContext, Inject, Injectable, Logger } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import {
   InjectThrottlerOptions,
@@ -11,7 +11,7 @@ import {
 } from '@nestjs/throttler';
 import { Request, Response } from 'express';
 import { AuthUser } from '../auth/auth-user';
-import { AppConfig } from '../config/app-config';
+import { rateLimitConfig, RateLimitConfig } from '../config/configuration';
 import { MemoryThrottlerStorage } from './memory-throttler.storage';
 
 const WINDOW_MS = 60_000;
@@ -41,11 +41,11 @@ export class RateLimitGuard extends ThrottlerGuard {
     @InjectThrottlerOptions() options: ThrottlerModuleOptions,
     @InjectThrottlerStorage() storage: ThrottlerStorage,
     reflector: Reflector,
-    config: AppConfig,
+    @Inject(rateLimitConfig.KEY) config: RateLimitConfig,
   ) {
     super(options, storage, reflector);
-    this.userLimit = config.fairShare.userPerMinute;
-    this.anonLimit = config.fairShare.anonPerMinute;
+    this.userLimit = config.userPerMinute;
+    this.anonLimit = config.anonPerMinute;
     if (storage instanceof MemoryThrottlerStorage) this.memory = storage;
   }
 

@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
-import { AppConfig } from '../config/app-config';
+import { rateLimitConfig, RateLimitConfig } from '../config/configuration';
 import { MemoryThrottlerStorage } from './memory-throttler.storage';
 
 /**
@@ -12,11 +12,11 @@ import { MemoryThrottlerStorage } from './memory-throttler.storage';
 @Module({
   imports: [
     ThrottlerModule.forRootAsync({
-      inject: [AppConfig],
-      useFactory: ({ fairShare }: AppConfig) => ({
-        throttlers: [{ name: 'default', ttl: 60_000, limit: fairShare.userPerMinute }],
-        storage: fairShare.redisUrl
-          ? new ThrottlerStorageRedisService(fairShare.redisUrl, {
+      inject: [rateLimitConfig.KEY],
+      useFactory: (rateLimit: RateLimitConfig) => ({
+        throttlers: [{ name: 'default', ttl: 60_000, limit: rateLimit.userPerMinute }],
+        storage: rateLimit.redisUrl
+          ? new ThrottlerStorageRedisService(rateLimit.redisUrl, {
               // Fail fast while Redis is away (the guard then lets requests through) rather
               // than queue every request behind reconnection attempts.
               enableOfflineQueue: false,

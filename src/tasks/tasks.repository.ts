@@ -1,10 +1,10 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectEntityManager } from '@nestjs/typeorm';
 import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import { EntityManager } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
-import { AppConfig } from '../config/app-config';
+import { databaseConfig, DatabaseConfig } from '../config/configuration';
 import { SessionLimits } from '../database/connection-guard';
 import { sqlState } from '../common/sql-state';
 import { inTransaction, TransactionOptions } from '../database/transactions';
@@ -187,10 +187,10 @@ export class TasksRepository {
 
   constructor(
     @InjectEntityManager() private readonly manager: EntityManager,
-    private readonly config: AppConfig,
+    @Inject(databaseConfig.KEY) private readonly config: DatabaseConfig,
   ) {
-    this.limits = config.database.limits;
-    TasksRepository.namedStatements &&= config.database.preparedStatements;
+    this.limits = config.limits;
+    TasksRepository.namedStatements &&= config.preparedStatements;
   }
 
   /**

@@ -2,13 +2,14 @@ import {
   ConflictException,
   HttpException,
   HttpStatus,
+  Inject,
   Injectable,
   NotFoundException,
   Optional,
 } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { etagMatches } from '../common/etag';
-import { AppConfig } from '../config/app-config';
+import { tasksConfig, TasksConfig } from '../config/configuration';
 import { RequestValidationException } from '../common/validation-error';
 import { BulkResultResponse, BulkTasksDto } from './dto/bulk-tasks.dto';
 import { CompleteTaskDto } from './dto/complete-task.dto';
@@ -55,9 +56,9 @@ export class TasksService {
 
   constructor(
     private readonly repository: TasksRepository,
-    @Optional() config?: AppConfig,
+    @Optional() @Inject(tasksConfig.KEY) config?: TasksConfig,
   ) {
-    this.maxTasks = config?.fairShare.maxTasksPerUser ?? 10_000;
+    this.maxTasks = config?.maxTasksPerUser ?? 10_000;
   }
 
   async list(ownerId: string, query: ListTasksQuery): Promise<TaskPage> {

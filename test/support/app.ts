@@ -17,7 +17,7 @@ export async function createTestApp(
   Object.assign(process.env, env);
   for (const [key, value] of Object.entries(env)) if (value === undefined) delete process.env[key];
   try {
-    const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot()] }).compile();
     const app = moduleRef.createNestApplication<NestExpressApplication>(new AppExpressAdapter(), {
       logger: ['error'],
       bodyParser: false, // as in bootstrap.ts: configureApp() installs the parser
