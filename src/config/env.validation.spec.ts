@@ -2,6 +2,18 @@ import { getMetadataStorage } from 'class-validator';
 import { parse } from 'dotenv';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import {
+  appConfig,
+  authConfig,
+  databaseConfig,
+  earlyLogConfig,
+  httpConfig,
+  LogConfig,
+  logConfig,
+  namespaces,
+  rateLimitConfig,
+  tasksConfig,
+} from './configuration';
 import { EnvironmentVariables, InvalidEnvironmentError, validateEnv } from './env.validation';
 
 const SECRET = 'x'.repeat(40);
@@ -134,5 +146,207 @@ describe(validateEnv.name, () => {
     expect(message).toMatch(/- PORT: /);
     expect(message).toMatch(/- CORS_ORIGINS: /);
     expect(message).toMatch(/- DATABASE_URL: /);
+  });
+});
+
+describe('configuration namespaces', () => {
+  it('should derive the JWKS URL, issuer and audience from BETTER_AUTH_URL', () => {
+    const auth = authConfig({ ...MINIMAL, BETTER_AUTH_URL: 'http://x:3000' });
+
+    expect(auth.jwks?.url.href).toBe('http://x:3000/api/auth/jwks');
+    expect(auth.jwks?.issuer).toBe('http://x:3000');
+    expect(auth.jwks?.audience).toBe('http://x:3000');
+  });
+
+  it('should ignore a trailing slash on BETTER_AUTH_URL', () => {
+    const auth = authConfig({ ...MINIMAL, BETTER_AUTH_URL: 'http://x:3000/' });
+
+    expect(auth.jwks?.url.href).toBe('http://x:3000/api/auth/jwks');
+    expect(auth.jwks?.issuer).toBe('http://x:3000');
+  });
+
+  it('should let JWT_ISSUER and JWT_AUDIENCE override the derived values', () => {
+    const auth = authConfig({
+      ...MINIMAL,
+      BETTER_AUTH_URL: 'http://x:3000',
+      JWT_ISSUER: 'https://issuer.example.com',
+      JWT_AUDIENCE: 'todo-api',
+    });
+
+    expect(auth.jwks?.issuer).toBe('https://issuer.example.com');
+    expect(auth.jwks?.audience).toBe('todo-api');
+    expect(auth.issuer).toBe('https://issuer.example.com');
+    expect(auth.audience).toBe('todo-api');
+  });
+
+  it('should prefer BETTER_AUTH_JWKS_URL over the derived JWKS URL', () => {
+    const auth = authConfig({
+      ...MINIMAL,
+      BETTER_AUTH_URL: 'http://x:3000',
+      BETTER_AUTH_JWKS_URL: 'https://keys.example.com/jwks.json',
+    });
+
+    expect(auth.jwks?.url.href).toBe('https://keys.example.com/jwks.json');
+    expect(auth.jwks?.issuer).toBe('http://x:3000');
+  });
+
+  it('should configure no JWKS source and no HS256 iss/aud check with only a shared secret', () => {
+    const auth = authConfig(MINIMAL);
+
+    expect(auth.sharedSecret).toBe(SECRET);
+    expect(auth.jwks).toBeUndefined();
+    expect(auth.issuer).toBeUndefined();
+    expect(auth.audience).toBeUndefined();
+  });
+
+  it('should convert the JWKS timings to milliseconds', () => {
+    const auth = authConfig({
+      ...MINIMAL,
+      BETTER_AUTH_URL: 'http://x:3000',
+      JWKS_COOLDOWN_SECONDS: '7',
+      JWKS_CACHE_MAX_AGE_SECONDS: '60',
+    });
+
+    expect(auth.jwks).toMatchObject({ cooldownMs: 7000, cacheMaxAgeMs: 60_000, timeoutMs: 5000 });
+  });
+
+  it('should split CORS_ORIGINS into trimmed origins', () => {
+    const http = httpConfig({
+      ...MINIMAL,
+      CORS_ORIGINS: 'http://localhost:3000 , https://app.example.com',
+    });
+
+    expect(http.corsOrigins).toEqual(['http://localhost:3000', 'https://app.example.com']);
+  });
+
+  it.each<[Record<string, string>, LogConfig]>([
+    [{}, { level: 'info', json: false }],
+    [{ NODE_ENV: 'production' }, { level: 'info', json: true }],
+    [
+      { NODE_ENV: 'production', LOG_FORMAT: 'pretty' },
+      { level: 'info', json: false },
+    ],
+    [
+      { LOG_FORMAT: 'json', LOG_LEVEL: 'warn' },
+      { level: 'warn', json: true },
+    ],
+  ])('should read the same log settings before and after validation: %j', (env, expected) => {
+    expect(earlyLogConfig(env)).toEqual(expected);
+    const production = env.NODE_ENV === 'production' ? { DATABASE_URL: 'postgres://db/x' } : {};
+    expect(logConfig({ ...MINIMAL, ...production, ...env })).toEqual(expected);
+  });
+
+  it('should read an unknown LOG_LEVEL as info before validation', () => {
+    expect(earlyLogConfig({ LOG_LEVEL: 'loud' }).level).toBe('info');
+  });
+
+  it('should validate only its own variables, so the TypeORM CLI needs no token source', () => {
+    const database = databaseConfig({ DATABASE_URL: MINIMAL.DATABASE_URL });
+
+    expect(database.url).toBe(MINIMAL.DATABASE_URL);
+    expect(() => authConfig({ DATABASE_URL: MINIMAL.DATABASE_URL })).toThrow(
+      /BETTER_AUTH_SECRET \/ BETTER_AUTH_URL \/ BETTER_AUTH_JWKS_URL: set at least one/,
+    );
+    expect(() => databaseConfig({ DATABASE_POOL_SIZE: '0' })).toThrow(/DATABASE_POOL_SIZE: /);
+  });
+
+  it('should be registered under the names services inject', () => {
+    expect(namespaces.map((factory) => factory.KEY)).toEqual([
+      'CONFIGURATION(app)',
+      'CONFIGURATION(http)',
+      'CONFIGURATION(database)',
+      'CONFIGURATION(auth)',
+      'CONFIGURATION(log)',
+      'CONFIGURATION(rateLimit)',
+      'CONFIGURATION(tasks)',
+    ]);
+  });
+});
+
+describe('fair-share settings', () => {
+  it('should default to 600 and 120 requests a minute and 10,000 tasks, in-process counters', () => {
+    expect(rateLimitConfig(MINIMAL)).toEqual({
+      userPerMinute: 600,
+      anonPerMinute: 120,
+      redisUrl: undefined,
+    });
+    expect(tasksConfig(MINIMAL)).toEqual({ maxTasksPerUser: 10_000 });
+    expect(httpConfig(MINIMAL)).toMatchObject({ trustProxy: false, bodyLimitBytes: 1024 * 1024 });
+  });
+
+  it.each<[string | undefined, boolean | number | string]>([
+    ['true', true],
+    ['false', false],
+    ['1', 1],
+    ['loopback', 'loopback'],
+    ['10.0.0.0/8, 127.0.0.1', '10.0.0.0/8, 127.0.0.1'],
+  ])('should pass TRUST_PROXY=%s to Express as %p', (value, expected) => {
+    expect(httpConfig({ ...MINIMAL, TRUST_PROXY: value }).trustProxy).toEqual(expected);
+  });
+
+  it.each([
+    ['RATE_LIMIT_USER_PER_MINUTE', '-1'],
+    ['RATE_LIMIT_ANON_PER_MINUTE', 'many'],
+    ['MAX_TASKS_PER_USER', '0'],
+    ['REDIS_URL', 'http://cache:6379'],
+    ['TRUST_PROXY', 'every proxy'],
+  ])('should refuse %s=%s, naming it', (name, value) => {
+    expect(validationMessage({ ...MINIMAL, [name]: value })).toContain(`${name}:`);
+  });
+
+  it.each([
+    ['512kb', 512 * 1024],
+    ['100b', 100],
+    ['2048', 2048],
+    ['2MB', 2 * 1024 * 1024],
+  ])('should read BODY_LIMIT=%s as %d bytes', (limit, bytes) => {
+    expect(httpConfig({ ...MINIMAL, BODY_LIMIT: limit }).bodyLimitBytes).toBe(bytes);
+  });
+});
+
+describe('rolling-deploy settings', () => {
+  it('should default above load balancers idle timeouts, headers above keep-alive', () => {
+    expect(appConfig(MINIMAL).shutdownDelayMs).toBe(0);
+    expect(httpConfig(MINIMAL)).toMatchObject({
+      keepAliveTimeoutMs: 65000,
+      headersTimeoutMs: 66000,
+    });
+    expect(databaseConfig(MINIMAL).migrationsUrl).toBe(MINIMAL.DATABASE_URL);
+  });
+
+  it('should follow HTTP_KEEP_ALIVE_TIMEOUT_MS with the headers timeout unless it is set', () => {
+    const http = httpConfig({ ...MINIMAL, HTTP_KEEP_ALIVE_TIMEOUT_MS: '620000' });
+
+    expect(http.headersTimeoutMs).toBe(621000);
+  });
+
+  it.each(['65000', '30000'])(
+    'should refuse HTTP_HEADERS_TIMEOUT_MS=%s with the keep-alive timeout at 65000',
+    (headers) => {
+      expect(
+        validationMessage({
+          ...MINIMAL,
+          HTTP_HEADERS_TIMEOUT_MS: headers,
+          HTTP_KEEP_ALIVE_TIMEOUT_MS: '65000',
+        }),
+      ).toMatch(/^\s+- HTTP_HEADERS_TIMEOUT_MS: must be greater than HTTP_KEEP_ALIVE_TIMEOUT_MS/m);
+    },
+  );
+
+  it('should refuse a SHUTDOWN_DELAY_MS that leaves no time to drain', () => {
+    expect(
+      validationMessage({ ...MINIMAL, SHUTDOWN_DELAY_MS: '10000', SHUTDOWN_TIMEOUT_MS: '10000' }),
+    ).toMatch(/^\s+- SHUTDOWN_DELAY_MS: must be less than SHUTDOWN_TIMEOUT_MS/m);
+  });
+
+  it('should take DATABASE_MIGRATIONS_URL for migrations only', () => {
+    const direct = 'postgres://app:pw@direct.example:5432/app';
+    const database = databaseConfig({ ...MINIMAL, DATABASE_MIGRATIONS_URL: direct });
+
+    expect(database.migrationsUrl).toBe(direct);
+    expect(database.url).toBe(MINIMAL.DATABASE_URL);
+    expect(validationMessage({ ...MINIMAL, DATABASE_MIGRATIONS_URL: 'mysql://x/y' })).toMatch(
+      /^\s+- DATABASE_MIGRATIONS_URL: /m,
+    );
   });
 });
