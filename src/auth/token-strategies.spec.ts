@@ -1,4 +1,5 @@
-import { Logger } from '@nestjs/common';
+import { Logger, UnauthorizedException } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import {
   base64url,
   KeyLike,
@@ -12,9 +13,17 @@ import {
 } from 'jose';
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
+import passport from 'passport';
 import { AppConfig } from '../config/app-config';
 import { validateEnv } from '../config/env.validation';
-import { InvalidTokenError, isCanonicalCompactJws, TokenVerifier } from './token-verifier';
+import { RateLimitGuard } from '../rate-limit/rate-limit.guard';
+import { AuthUser } from './auth-user';
+import { JwksStrategy } from './jwks.strategy';
+import { JwtAuthGuard } from './jwt-auth.guard';
+import { JwtStrategy } from './jwt.strategy';
+import { TokenGate } from './token-gate';
+import { isCanonicalCompactJws } from './token-rules';
+import { TOKEN_STRATEGIES, TOKEN_STRATEGY_NAMES } from './token-strategies';
 
 const SECRET = 'test-secret-test-secret-test-secret-0123';
 const OTHER_SECRET = 'another-secret-another-secret-another-99';
@@ -68,7 +77,54 @@ function unsignedToken(header: object, payload: JWTPayload): string {
   return `${encode(header)}.${encode(payload)}.`;
 }
 
-describe(TokenVerifier.name, () => {
+function configFor(env: Record<string, string>): AppConfig {
+  return new AppConfig(
+    validateEnv({
+      DATABASE_URL: 'postgres://app:pw@localhost:5432/app',
+      JWT_CLOCK_TOLERANCE_SECONDS: String(CLOCK_TOLERANCE_SECONDS),
+      ...env,
+    }),
+  );
+}
+
+/** One deployment's token strategies, run through passport's own flow as the global guard runs them. */
+class Authenticator {
+  readonly gate: TokenGate;
+  readonly strategies: (JwtStrategy | JwksStrategy)[];
+  private readonly passport = new passport.Passport();
+  private readonly guard = new JwtAuthGuard(new Reflector(), {} as RateLimitGuard);
+
+  constructor(readonly config: AppConfig) {
+    this.gate = new TokenGate(config);
+    this.strategies = TOKEN_STRATEGIES.map((Strategy) => {
+      const strategy = new Strategy(config, this.gate);
+      // A passport of its own: the strategies also register with the global one as they are
+      // built, and each deployment here has different settings.
+      this.passport.use(Strategy.strategyName, strategy);
+      return strategy;
+    });
+  }
+
+  /** The user, or the guard's refusal (an UnauthorizedException with the client's message). */
+  verify(token: string, authorization = `Bearer ${token}`): Promise<AuthUser> {
+    return new Promise<AuthUser>((resolve, reject) => {
+      const request = { headers: { authorization } };
+      this.passport.authenticate(
+        TOKEN_STRATEGY_NAMES,
+        { session: false },
+        (error: unknown, user: AuthUser | false, info: unknown) => {
+          try {
+            resolve(this.guard.handleRequest(error, user, info));
+          } catch (refusal: unknown) {
+            reject(refusal instanceof Error ? refusal : new Error(String(refusal)));
+          }
+        },
+      )(request, {}, reject);
+    });
+  }
+}
+
+describe('Token strategies', () => {
   let server: Server;
   let baseUrl: string;
   let jwksRequests: number;
@@ -76,20 +132,12 @@ describe(TokenVerifier.name, () => {
   let logSpies: jest.SpyInstance[];
 
   /** Verifiers for each configuration a deployment can have. */
-  let secretOnly: TokenVerifier;
-  let jwksOnly: TokenVerifier;
-  let both: TokenVerifier;
+  let secretOnly: Authenticator;
+  let jwksOnly: Authenticator;
+  let both: Authenticator;
 
-  function verifierFor(env: Record<string, string>): TokenVerifier {
-    return new TokenVerifier(
-      new AppConfig(
-        validateEnv({
-          DATABASE_URL: 'postgres://app:pw@localhost:5432/app',
-          JWT_CLOCK_TOLERANCE_SECONDS: String(CLOCK_TOLERANCE_SECONDS),
-          ...env,
-        }),
-      ),
-    );
+  function verifierFor(env: Record<string, string>): Authenticator {
+    return new Authenticator(configFor(env));
   }
 
   function signAsymmetric(
@@ -102,12 +150,17 @@ describe(TokenVerifier.name, () => {
       .sign(key.privateKey);
   }
 
-  async function expectRefused(verifier: TokenVerifier, token: string): Promise<void> {
+  async function expectRefused(
+    verifier: Authenticator,
+    token: string,
+    message?: string,
+  ): Promise<void> {
     const error: unknown = await verifier.verify(token).then(
       (user) => new Error(`accepted as ${JSON.stringify(user)}`),
       (refusal: unknown) => refusal,
     );
-    expect(error).toBeInstanceOf(InvalidTokenError);
+    expect(error).toBeInstanceOf(UnauthorizedException);
+    if (message !== undefined) expect((error as Error).message).toBe(message);
     // The message reaches the client: it must never echo the token.
     const payloadPart = token.split('.')[1];
     if (payloadPart) expect((error as Error).message).not.toContain(payloadPart);
