@@ -11,9 +11,11 @@ import {
   JWTPayload,
   SignJWT,
 } from 'jose';
+import { createHmac, KeyObject } from 'node:crypto';
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import passport from 'passport';
+import { Strategy as PassportJwt } from 'passport-jwt';
 import { AppConfig } from '../config/app-config';
 import { validateEnv } from '../config/env.validation';
 import { RateLimitGuard } from '../rate-limit/rate-limit.guard';
@@ -428,6 +430,167 @@ describe('Token strategies', () => {
       await expect(both.verify(await signHs256(claims(), OTHER_SECRET))).resolves.toEqual({
         id: USER_ID,
       });
+    });
+  });
+
+  describe('the same rules and messages, whichever library checks the signature', () => {
+    const expired = () =>
+      claims({ iss: baseUrl, aud: baseUrl, exp: nowSeconds() - CLOCK_TOLERANCE_SECONDS * 2 });
+
+    it.each([
+      ['an expired token', expired, {}, 'Token has expired'],
+      [
+        'another issuer',
+        () => claims({ iss: 'https://evil', aud: baseUrl }),
+        {},
+        'Token claim "iss" is invalid',
+      ],
+      [
+        'another audience',
+        () => claims({ iss: baseUrl, aud: 'other' }),
+        {},
+        'Token claim "aud" is invalid',
+      ],
+      [
+        'a token not valid yet',
+        () => claims({ iss: baseUrl, aud: baseUrl, nbf: nowSeconds() + 3600 }),
+        {},
+        'Token claim "nbf" is invalid',
+      ],
+      [
+        'an iat in the future',
+        () => claims({ iss: baseUrl, aud: baseUrl, iat: nowSeconds() + 3600 }),
+        {},
+        'Token claim "iat" is invalid',
+      ],
+      [
+        'no exp',
+        () => claims({ iss: baseUrl, aud: baseUrl, exp: undefined }),
+        {},
+        'Token claim "exp" is invalid',
+      ],
+      [
+        'an absurd exp',
+        () => claims({ iss: baseUrl, aud: baseUrl, exp: 1e308 }),
+        {},
+        'Token claim "exp" is invalid',
+      ],
+      [
+        'no sub',
+        () => claims({ iss: baseUrl, aud: baseUrl, sub: undefined }),
+        {},
+        'Token claim "sub" is invalid',
+      ],
+      [
+        'a key in the header',
+        () => claims({ iss: baseUrl, aud: baseUrl }),
+        { jku: 'https://attacker.example/jwks' },
+        'Token header names its own key',
+      ],
+    ])('should refuse %s', async (_case, payload, header, message) => {
+      // HS256 checks iss and aud only when configured: configure them as the JWKS source has them.
+      const hs256 = verifierFor({
+        BETTER_AUTH_SECRET: SECRET,
+        JWT_ISSUER: baseUrl,
+        JWT_AUDIENCE: baseUrl,
+      });
+      await expectRefused(hs256, await signHs256(payload(), SECRET, header), message);
+      await expectRefused(jwksOnly, await signAsymmetric(keys.EdDSA, payload(), header), message);
+    });
+
+    it('should refuse a token whose claims are not a JSON object, never failing with a 500', async () => {
+      for (const body of ['null', '42', '"user"', '[1]']) {
+        const token = await new SignJWT({})
+          .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+          .sign(new TextEncoder().encode(SECRET))
+          .then((signed) => {
+            // Re-sign by hand with the odd body: jose's SignJWT only signs objects.
+            const [header] = signed.split('.');
+            const input = `${header}.${base64url.encode(body)}`;
+            const mac = createHmac('sha256', SECRET).update(input).digest('base64url');
+            return `${input}.${mac}`;
+          });
+        await expectRefused(secretOnly, token, 'Malformed token');
+      }
+    });
+
+    it('should answer a token of no configured kind with "Token algorithm not accepted"', async () => {
+      await expectRefused(jwksOnly, await signHs256(), 'Token algorithm not accepted');
+      await expectRefused(
+        secretOnly,
+        await signAsymmetric(keys.EdDSA),
+        'Token algorithm not accepted',
+      );
+    });
+  });
+
+  describe(JwtStrategy.name, () => {
+    type Verifier = (token: string, key: unknown, options: object, done: unknown) => void;
+    let jsonwebtoken: jest.SpyInstance<void, Parameters<Verifier>>;
+
+    beforeEach(() => {
+      // passport-jwt's own seam: what it calls to have jsonwebtoken verify a token.
+      jsonwebtoken = jest.spyOn(PassportJwt as unknown as { JwtVerifier: Verifier }, 'JwtVerifier');
+    });
+    afterEach(() => jsonwebtoken.mockRestore());
+
+    it('should have jsonwebtoken verify with one KeyObject and HS256 only', async () => {
+      const verifier = verifierFor({ BETTER_AUTH_SECRET: SECRET });
+
+      await verifier.verify(await signHs256());
+      await verifier.verify(await signHs256(claims({ sub: 'another-user' })));
+
+      expect(jsonwebtoken).toHaveBeenCalledTimes(2);
+      const [[, firstKey, options], [, secondKey]] = jsonwebtoken.mock.calls;
+      expect(firstKey).toBeInstanceOf(KeyObject);
+      expect((firstKey as KeyObject).type).toBe('secret');
+      expect(secondKey).toBe(firstKey);
+      expect(options).toMatchObject({
+        algorithms: ['HS256'],
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      });
+    });
+
+    it('should answer a token it verified before from the cache', async () => {
+      const verifier = verifierFor({ BETTER_AUTH_SECRET: SECRET });
+      const token = await signHs256();
+
+      await expect(verifier.verify(token)).resolves.toEqual({ id: USER_ID });
+      await expect(verifier.verify(token)).resolves.toEqual({ id: USER_ID });
+
+      expect(jsonwebtoken).toHaveBeenCalledTimes(1);
+    });
+
+    it('should decline JWKS tokens without asking jsonwebtoken', async () => {
+      await expect(both.verify(await signAsymmetric(keys.ES256))).resolves.toEqual({ id: USER_ID });
+      await expectRefused(both, await signAsymmetric({ ...keys.ES256, alg: 'ES256' }, claims()));
+
+      expect(jsonwebtoken).not.toHaveBeenCalled();
+    });
+  });
+
+  describe(JwksStrategy.name, () => {
+    it('should never look an HMAC token up in the JWKS', async () => {
+      const verifier = verifierFor({ BETTER_AUTH_URL: baseUrl });
+      const before = jwksRequests;
+
+      await expectRefused(verifier, await signHs256(claims({ iss: baseUrl, aud: baseUrl })));
+
+      expect(jwksRequests).toBe(before);
+    });
+
+    it('should accept a token cached by the JWKS strategy only there', async () => {
+      const verifier = verifierFor({ BETTER_AUTH_URL: baseUrl, BETTER_AUTH_SECRET: OTHER_SECRET });
+      const [jwt, jwks] = verifier.strategies;
+      const token = await signAsymmetric(keys.EdDSA);
+      await verifier.verify(token);
+      const jwtValidate = jest.spyOn(jwt, 'validate');
+      const jwksValidate = jest.spyOn(jwks, 'validate');
+
+      await expect(verifier.verify(token)).resolves.toEqual({ id: USER_ID });
+
+      expect(jwtValidate).not.toHaveBeenCalled();
+      expect(jwksValidate).not.toHaveBeenCalled();
     });
   });
 });
