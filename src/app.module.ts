@@ -28,13 +28,12 @@ export class AppModule {
         HealthModule,
         TasksModule,
       ],
-      // Global guards run in this order. The token was verified before any of them
-      // (`authenticate`, app.setup.ts): first the rate limit counts the request (the user's, or
-      // the address's when the token is missing or invalid, so 401s count too), then the auth
-      // guard refuses what needs a token, and only then is the body read.
+      // Global guards run in this order: passport verifies the token (and has a refused request
+      // counted against its address), then the rate limit counts the request as its user's (or
+      // its address's on a public route), and only then is the body read.
       providers: [
-        { provide: APP_GUARD, useClass: RateLimitGuard },
         { provide: APP_GUARD, useClass: JwtAuthGuard },
+        { provide: APP_GUARD, useExisting: RateLimitGuard },
         {
           provide: APP_GUARD,
           inject: [httpConfig.KEY],

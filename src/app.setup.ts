@@ -4,8 +4,6 @@ import cors from 'cors';
 import { NextFunction, Request, Response } from 'express';
 import type { Server } from 'node:http';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
-import { authenticate } from './auth/authenticate.middleware';
-import { JwtStrategy } from './auth/bearer-token.strategy';
 import { refuseBodyEarly } from './common/body-parsing';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { AppValidationPipe } from './common/app-validation.pipe';
@@ -81,10 +79,9 @@ export function configureApp(app: NestExpressApplication): INestApplication {
     }
     corsHeaders(request, response, next);
   });
-  // Before anything reads the body: refuse by its headers, then verify the token (the guards
-  // refuse a request without a valid token, and count the request, before the body is read).
+  // Before anything reads the body: refuse by its headers. The guards then verify the token and
+  // count the request; only a request they let through has its body read (JsonBodyGuard).
   app.use(refuseBodyEarly(http.bodyLimitBytes));
-  app.use(authenticate(app.get(JwtStrategy)));
   app.useGlobalPipes(new AppValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter());
   if (docsEnabled) setupSwagger(app);

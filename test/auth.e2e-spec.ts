@@ -1,5 +1,8 @@
 import { decodeJwt } from 'jose';
+import passport from 'passport';
 import request from 'supertest';
+import { JwksStrategy } from '../src/auth/jwks.strategy';
+import { JwtStrategy } from '../src/auth/jwt.strategy';
 import { createTestApp, useTestApp } from './support/app';
 import { betterAuthSigned, betterAuthUser, hs256Token, newUser } from './support/tokens';
 
@@ -30,6 +33,30 @@ describe('Authentication (real Better Auth tokens)', () => {
       .expect(201);
     expect(created.body.user_id).toBe(user.id);
     await suite.http.get(`/api/${user.id}/tasks`).set(user.auth).expect(200);
+  });
+
+  it("should run passport's own flow on every protected request, and not on public ones", async () => {
+    const flow = jest.spyOn(passport, 'authenticate');
+    const jwt = jest.spyOn(JwtStrategy.prototype, 'authenticate');
+    const jwks = jest.spyOn(JwksStrategy.prototype, 'authenticate');
+    try {
+      const [hs256User, baUser] = await Promise.all([newUser(), betterAuthUser()]);
+      await suite.http.get('/api/tasks').set(hs256User.auth).expect(200);
+      expect(flow).toHaveBeenCalledTimes(1);
+      expect(flow.mock.calls[0][0]).toEqual(['jwt', 'jwks']);
+      expect(jwt).toHaveBeenCalledTimes(1);
+      expect(jwks).not.toHaveBeenCalled(); // the first strategy accepted the token
+
+      await suite.http.get('/api/tasks').set(baUser.auth).expect(200);
+      expect(flow).toHaveBeenCalledTimes(2);
+      expect(jwt).toHaveBeenCalledTimes(2); // declined it: not HS256
+      expect(jwks).toHaveBeenCalledTimes(1);
+
+      await suite.http.get('/health').expect(200);
+      expect(flow).toHaveBeenCalledTimes(2);
+    } finally {
+      [flow, jwt, jwks].forEach((spy) => spy.mockRestore());
+    }
   });
 
   it('should accept an HS256 token signed with BETTER_AUTH_SECRET', async () => {

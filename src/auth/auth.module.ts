@@ -1,12 +1,14 @@
 import { Module } from '@nestjs/common';
 import { PassportModule } from '@nestjs/passport';
-import { JwtStrategy } from './bearer-token.strategy';
-import { TokenVerifier } from './token-verifier';
+import { TokenGate } from './token-gate';
+import { TOKEN_STRATEGIES } from './token-strategies';
 
-/** Token verification. Its guard, `JwtAuthGuard`, is registered globally in app.module.ts. */
+/**
+ * The token strategies (registered with passport as they are built). Their guard,
+ * `JwtAuthGuard`, is registered globally in app.module.ts.
+ */
 @Module({
   imports: [PassportModule.register({ session: false })],
-  providers: [TokenVerifier, JwtStrategy],
-  exports: [TokenVerifier, JwtStrategy],
+  providers: [TokenGate, ...TOKEN_STRATEGIES],
 })
 export class AuthModule {}

@@ -1,126 +1,131 @@
-import { ExecutionContext, ForbiddenException, UnauthorizedException } from '@nestjs/common';
+import { ExecutionContext, UnauthorizedException } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import passport from 'passport';
+import { ThrottlerException } from '@nestjs/throttler';
+import { SignJWT } from 'jose';
+import { authConfig } from '../config/configuration';
+import { RateLimitGuard } from '../rate-limit/rate-limit.guard';
 import { AuthUser } from './auth-user';
-import { JwtStrategy } from './bearer-token.strategy';
+import { JwksStrategy } from './jwks.strategy';
 import { JwtAuthGuard } from './jwt-auth.guard';
-import { InvalidTokenError, TokenVerifier } from './token-verifier';
+import { JwtStrategy } from './jwt.strategy';
+import { TokenGate } from './token-gate';
 
-const GOOD = 'header.payload.signature';
-
-/** Our verifier, mocked: GOOD is user-1, anything else is refused as an invalid token. */
-function fakeVerifier(): TokenVerifier {
-  return {
-    verify: jest.fn((token: string) =>
-      token === GOOD
-        ? Promise.resolve({ id: 'user-1' })
-        : Promise.reject(new InvalidTokenError('Invalid token')),
-    ),
-  } as unknown as TokenVerifier;
-}
+const SECRET = 'guard-secret-guard-secret-guard-secret-01';
 
 interface FakeRequest {
   headers: { authorization?: string };
   params?: Record<string, string>;
   user?: AuthUser;
-  authFailure?: UnauthorizedException;
 }
 
 function contextFor(request: FakeRequest): ExecutionContext {
   return {
     getHandler: () => contextFor,
     getClass: () => JwtAuthGuard,
-    switchToHttp: () => ({ getRequest: () => request }),
+    switchToHttp: () => ({ getRequest: () => request, getResponse: () => ({}) }),
   } as unknown as ExecutionContext;
 }
 
+function hs256(sub: string): Promise<string> {
+  return new SignJWT({ sub })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setIssuedAt()
+    .setExpirationTime('15m')
+    .sign(new TextEncoder().encode(SECRET));
+}
+
 describe(JwtAuthGuard.name, () => {
-  let verifier: TokenVerifier;
   let reflector: Reflector;
+  let rateLimit: { countRefused: jest.Mock };
   let guard: JwtAuthGuard;
+  let jwtAuthenticate: jest.SpyInstance;
+  let jwksAuthenticate: jest.SpyInstance;
 
   beforeEach(() => {
-    verifier = fakeVerifier();
+    const config = authConfig({ BETTER_AUTH_SECRET: SECRET });
+    const gate = new TokenGate(config);
+    // Built as Nest builds them: each registers itself with the global passport by its name,
+    // which is where AuthGuard's `passport.authenticate(['jwt', 'jwks'])` finds them.
+    new JwtStrategy(config, gate);
+    new JwksStrategy(config, gate);
+    jwtAuthenticate = jest.spyOn(JwtStrategy.prototype, 'authenticate');
+    jwksAuthenticate = jest.spyOn(JwksStrategy.prototype, 'authenticate');
     reflector = new Reflector();
-    guard = new JwtAuthGuard(reflector, new JwtStrategy(verifier));
+    rateLimit = { countRefused: jest.fn().mockResolvedValue(undefined) };
+    guard = new JwtAuthGuard(reflector, rateLimit as unknown as RateLimitGuard);
   });
 
-  it('should take the outcome of the early `authenticate` middleware without verifying again', async () => {
-    const accepted: FakeRequest = {
-      headers: { authorization: `Bearer ${GOOD}` },
-      user: { id: 'u' },
-    };
-    await expect(guard.canActivate(contextFor(accepted))).resolves.toBe(true);
-    const refused: FakeRequest = {
-      headers: { authorization: `Bearer ${GOOD}` },
-      authFailure: new UnauthorizedException('Token has expired'),
-    };
-    await expect(guard.canActivate(contextFor(refused))).rejects.toThrow('Token has expired');
-    expect(verifier.verify).not.toHaveBeenCalled();
-  });
+  afterEach(() => jest.restoreAllMocks());
 
-  it('should attach the verified user', async () => {
-    const request: FakeRequest = { headers: { authorization: `Bearer ${GOOD}` } };
+  it("should verify the token through passport's flow and attach the user", async () => {
+    const request: FakeRequest = { headers: { authorization: `Bearer ${await hs256('user-1')}` } };
 
     await expect(guard.canActivate(contextFor(request))).resolves.toBe(true);
+
     expect(request.user).toEqual({ id: 'user-1' });
+    // passport called the strategy on its own per-request copy (Object.create(strategy)).
+    expect(jwtAuthenticate).toHaveBeenCalledTimes(1);
+    expect(Object.getPrototypeOf(jwtAuthenticate.mock.contexts[0])).toBeInstanceOf(JwtStrategy);
+    expect(jwksAuthenticate).not.toHaveBeenCalled();
+    expect(rateLimit.countRefused).not.toHaveBeenCalled();
+  });
+
+  it('should answer a second request with the same token from the cache, still through passport', async () => {
+    const authorization = `Bearer ${await hs256('user-1')}`;
+    await guard.canActivate(contextFor({ headers: { authorization } }));
+    const verify = jest.spyOn(JwtStrategy.prototype, 'validate');
+
+    const request: FakeRequest = { headers: { authorization } };
+    await expect(guard.canActivate(contextFor(request))).resolves.toBe(true);
+
+    expect(request.user).toEqual({ id: 'user-1' });
+    expect(jwtAuthenticate).toHaveBeenCalledTimes(2);
+    expect(verify).not.toHaveBeenCalled();
   });
 
   it.each([
     ['no Authorization header', undefined, 'Not authenticated'],
-    ['another scheme', `Basic ${GOOD}`, 'Not authenticated'],
-    ['an invalid token', 'Bearer forged.token.here', 'Invalid token'],
-  ])('should answer 401 to %s', async (_case, authorization, message) => {
-    const request: FakeRequest = { headers: { authorization } };
+    ['another scheme', 'Basic dXNlcjpwYXNz', 'Not authenticated'],
+    ['a malformed token', 'Bearer forged.token.here', 'Malformed token'],
+  ])(
+    'should answer 401 to %s and have the address counted',
+    async (_case, authorization, message) => {
+      const request: FakeRequest = { headers: { authorization } };
+      const context = contextFor(request);
 
-    const refusal = guard.canActivate(contextFor(request));
+      const refusal = guard.canActivate(context);
 
-    await expect(refusal).rejects.toBeInstanceOf(UnauthorizedException);
-    await expect(refusal).rejects.toThrow(message);
-    expect(request.user).toBeUndefined();
+      await expect(refusal).rejects.toBeInstanceOf(UnauthorizedException);
+      await expect(refusal).rejects.toThrow(message);
+      expect(request.user).toBeUndefined();
+      expect(jwtAuthenticate).toHaveBeenCalled();
+      expect(jwksAuthenticate).toHaveBeenCalled();
+      expect(rateLimit.countRefused).toHaveBeenCalledWith(context);
+    },
+  );
+
+  it('should answer 429 instead of 401 when the address is over its limit', async () => {
+    rateLimit.countRefused.mockRejectedValue(new ThrottlerException('Too many requests'));
+
+    await expect(guard.canActivate(contextFor({ headers: {} }))).rejects.toBeInstanceOf(
+      ThrottlerException,
+    );
   });
 
-  it("should answer 403 when the path names another user's tasks", async () => {
-    const request: FakeRequest = {
-      headers: { authorization: `Bearer ${GOOD}` },
-      params: { user_id: 'user-2' },
-    };
-
-    await expect(guard.canActivate(contextFor(request))).rejects.toBeInstanceOf(ForbiddenException);
-  });
-
-  it('should let a public route through without looking at the token', async () => {
+  it('should let a public route through without running passport', async () => {
     jest.spyOn(reflector, 'getAllAndOverride').mockReturnValue(true);
 
     await expect(guard.canActivate(contextFor({ headers: {} }))).resolves.toBe(true);
-    expect(verifier.verify).not.toHaveBeenCalled();
-  });
-});
-
-describe(JwtStrategy.name, () => {
-  /** Runs passport's own flow, as `AuthGuard('jwt')` does. */
-  function authenticate(authorization?: string) {
-    return new Promise<{ error: unknown; user: unknown; info: unknown }>((resolve) => {
-      const request = { headers: { authorization } };
-      passport.authenticate(
-        'jwt',
-        { session: false },
-        (error: unknown, user: unknown, info: unknown) => resolve({ error, user, info }),
-      )(request, {}, () => undefined);
-    });
-  }
-
-  beforeEach(() => {
-    new JwtStrategy(fakeVerifier()); // registers itself with passport as 'jwt'
+    expect(jwtAuthenticate).not.toHaveBeenCalled();
+    expect(rateLimit.countRefused).not.toHaveBeenCalled();
   });
 
-  it("should stay usable through passport's own flow", async () => {
-    await expect(authenticate(`Bearer ${GOOD}`)).resolves.toMatchObject({
-      error: null,
-      user: { id: 'user-1' },
-    });
-    await expect(authenticate()).resolves.toMatchObject({ user: false, info: 'Not authenticated' });
-    const refused = await authenticate('Bearer forged.token.here');
-    expect(refused.error).toBeInstanceOf(UnauthorizedException);
+  it("should leave the path's {user_id} to the service (no 403 here)", async () => {
+    const request: FakeRequest = {
+      headers: { authorization: `Bearer ${await hs256('user-1')}` },
+      params: { user_id: 'user-2' },
+    };
+
+    await expect(guard.canActivate(contextFor(request))).resolves.toBe(true);
   });
 });

@@ -1,7 +1,7 @@
 import { AuthUser } from './auth-user';
 
-interface Entry {
-  user: AuthUser;
+interface Entry<T> {
+  value: T;
   /** Epoch ms after which the entry must not be used (token expiry or the cache's own limit). */
   expiresAt: number;
 }
@@ -13,8 +13,8 @@ interface Entry {
  * outlives the token's `exp`, nor `maxAgeMs`, so a key removed from the JWKS stops being honoured
  * within that time. Least recently inserted entries are dropped first beyond `maxEntries`.
  */
-export class VerifiedTokenCache {
-  private readonly entries = new Map<string, Entry>();
+export class VerifiedTokenCache<T = AuthUser> {
+  private readonly entries = new Map<string, Entry<T>>();
 
   constructor(
     private readonly maxEntries: number,
@@ -22,17 +22,17 @@ export class VerifiedTokenCache {
     private readonly now: () => number = Date.now,
   ) {}
 
-  get(token: string): AuthUser | undefined {
+  get(token: string): T | undefined {
     const entry = this.entries.get(token);
     if (!entry) return undefined;
     if (entry.expiresAt <= this.now()) {
       this.entries.delete(token);
       return undefined;
     }
-    return entry.user;
+    return entry.value;
   }
 
-  set(token: string, user: AuthUser, tokenExpiresAtMs: number): void {
+  set(token: string, value: T, tokenExpiresAtMs: number): void {
     if (!(this.maxEntries > 0)) return;
     const expiresAt = Math.min(tokenExpiresAtMs, this.now() + this.maxAgeMs);
     if (!(expiresAt > this.now())) return; // also refuses NaN: nothing is cached without a bound
@@ -40,6 +40,6 @@ export class VerifiedTokenCache {
       const oldest = this.entries.keys().next();
       if (!oldest.done) this.entries.delete(oldest.value);
     }
-    this.entries.set(token, { user, expiresAt });
+    this.entries.set(token, { value, expiresAt });
   }
 }

@@ -10,7 +10,6 @@ import {
   type ThrottlerStorage,
 } from '@nestjs/throttler';
 import { Request, Response } from 'express';
-import { AuthUser } from '../auth/auth-user';
 import { rateLimitConfig, RateLimitConfig } from '../config/configuration';
 import { MemoryThrottlerStorage } from './memory-throttler.storage';
 
@@ -21,8 +20,9 @@ const WARN_EVERY_MS = 10_000;
 
 /**
  * The global rate limit, @nestjs/throttler's guard with a lean request path: per user (the
- * verified token's `sub`, set by `authenticate` before any guard) or, for requests without a valid
- * token (401s included), per client address (`req.ip`, which honours TRUST_PROXY). One fixed
+ * verified token's `sub`, set by the auth guard that runs before it) or, for requests without a
+ * valid token, per client address (`req.ip`, which honours TRUST_PROXY). The auth guard counts
+ * the requests it refuses through {@link countRefused}, so 401s are counted per address too. One fixed
  * one-minute window per caller, across all routes. Answers carry the IETF draft's `RateLimit-*`
  * headers; past the limit it is 429 with `Retry-After`. `@SkipThrottle()` routes (health) are free.
  * Should the shared store (Redis) fail, requests go through: an outage of the limiter must not
@@ -51,12 +51,25 @@ export class RateLimitGuard extends ThrottlerGuard {
 
   override async canActivate(context: ExecutionContext): Promise<boolean> {
     if (this.isSkipped(context)) return true;
+    const request = context.switchToHttp().getRequest<Request & { user?: { id: string } }>();
+    await this.count(context, request.user?.id);
+    return true;
+  }
+
+  /** A request the auth guard refuses for its token: counted against the client's address. */
+  async countRefused(context: ExecutionContext): Promise<void> {
+    if (!this.isSkipped(context)) await this.count(context, undefined);
+  }
+
+  /** Counts the hit and sets the `RateLimit-*` headers; throws 429 past the limit. */
+  private async count(context: ExecutionContext, userId: string | undefined): Promise<void> {
     const http = context.switchToHttp();
-    const request = http.getRequest<Request & { user?: AuthUser }>();
-    const user = request.user;
-    const limit = user ? this.userLimit : this.anonLimit;
-    if (limit === 0) return true;
-    const key = user ? `u:${user.id}` : `a:${normalizeIp(request.ip ?? '')}`;
+    const limit = userId === undefined ? this.anonLimit : this.userLimit;
+    if (limit === 0) return;
+    const key =
+      userId === undefined
+        ? `a:${normalizeIp(http.getRequest<Request>().ip ?? '')}`
+        : `u:${userId}`;
 
     let hits: number;
     let resetInSeconds: number;
@@ -72,7 +85,7 @@ export class RateLimitGuard extends ThrottlerGuard {
         resetInSeconds = record.timeToExpire;
       } catch (error) {
         this.warnStoreDown(error);
-        return true;
+        return;
       }
     }
 
@@ -86,7 +99,6 @@ export class RateLimitGuard extends ThrottlerGuard {
         `Too many requests: at most ${limit} a minute; retry in ${resetInSeconds} s`,
       );
     }
-    return true;
   }
 
   private isSkipped(context: ExecutionContext): boolean {

@@ -3,11 +3,13 @@ import { ThrottlerModule } from '@nestjs/throttler';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import { rateLimitConfig, RateLimitConfig } from '../config/configuration';
 import { MemoryThrottlerStorage } from './memory-throttler.storage';
+import { RateLimitGuard } from './rate-limit.guard';
 
 /**
  * The throttler's options and store: Redis when REDIS_URL is set (every replica counts in the
- * same windows), else in-process counters. The guard ({@link RateLimitGuard}) is registered
- * globally in app.module.ts, where the order of the global guards is decided.
+ * same windows), else in-process counters, and the guard ({@link RateLimitGuard}), provided
+ * here once: app.module.ts registers it globally, where the order of the global guards is
+ * decided, and the auth guard asks it to count the requests it refuses.
  */
 @Module({
   imports: [
@@ -27,6 +29,7 @@ import { MemoryThrottlerStorage } from './memory-throttler.storage';
       }),
     }),
   ],
-  exports: [ThrottlerModule],
+  providers: [RateLimitGuard],
+  exports: [ThrottlerModule, RateLimitGuard],
 })
 export class RateLimitModule {}

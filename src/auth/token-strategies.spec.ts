@@ -1,4 +1,5 @@
-import { Logger } from '@nestjs/common';
+import { Logger, UnauthorizedException } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import {
   base64url,
   KeyLike,
@@ -10,10 +11,20 @@ import {
   JWTPayload,
   SignJWT,
 } from 'jose';
+import { createHmac, KeyObject } from 'node:crypto';
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { authConfig } from '../config/configuration';
-import { InvalidTokenError, isCanonicalCompactJws, TokenVerifier } from './token-verifier';
+import passport from 'passport';
+import { Strategy as PassportJwt } from 'passport-jwt';
+import { authConfig, AuthConfig } from '../config/configuration';
+import { RateLimitGuard } from '../rate-limit/rate-limit.guard';
+import { AuthUser } from './auth-user';
+import { JwksStrategy } from './jwks.strategy';
+import { JwtAuthGuard } from './jwt-auth.guard';
+import { JwtStrategy } from './jwt.strategy';
+import { TokenGate } from './token-gate';
+import { isCanonicalCompactJws } from './token-rules';
+import { TOKEN_STRATEGIES, TOKEN_STRATEGY_NAMES } from './token-strategies';
 
 const SECRET = 'test-secret-test-secret-test-secret-0123';
 const OTHER_SECRET = 'another-secret-another-secret-another-99';
@@ -67,7 +78,48 @@ function unsignedToken(header: object, payload: JWTPayload): string {
   return `${encode(header)}.${encode(payload)}.`;
 }
 
-describe(TokenVerifier.name, () => {
+function configFor(env: Record<string, string>): AuthConfig {
+  return authConfig({ JWT_CLOCK_TOLERANCE_SECONDS: String(CLOCK_TOLERANCE_SECONDS), ...env });
+}
+
+/** One deployment's token strategies, run through passport's own flow as the global guard runs them. */
+class Authenticator {
+  readonly gate: TokenGate;
+  readonly strategies: (JwtStrategy | JwksStrategy)[];
+  private readonly passport = new passport.Passport();
+  private readonly guard = new JwtAuthGuard(new Reflector(), {} as RateLimitGuard);
+
+  constructor(readonly config: AuthConfig) {
+    this.gate = new TokenGate(config);
+    this.strategies = TOKEN_STRATEGIES.map((Strategy) => {
+      const strategy = new Strategy(config, this.gate);
+      // A passport of its own: the strategies also register with the global one as they are
+      // built, and each deployment here has different settings.
+      this.passport.use(Strategy.strategyName, strategy);
+      return strategy;
+    });
+  }
+
+  /** The user, or the guard's refusal (an UnauthorizedException with the client's message). */
+  verify(token: string, authorization = `Bearer ${token}`): Promise<AuthUser> {
+    return new Promise<AuthUser>((resolve, reject) => {
+      const request = { headers: { authorization } };
+      this.passport.authenticate(
+        TOKEN_STRATEGY_NAMES,
+        { session: false },
+        (error: unknown, user: AuthUser | false, info: unknown) => {
+          try {
+            resolve(this.guard.handleRequest(error, user, info));
+          } catch (refusal: unknown) {
+            reject(refusal instanceof Error ? refusal : new Error(String(refusal)));
+          }
+        },
+      )(request, {}, reject);
+    });
+  }
+}
+
+describe('Token strategies', () => {
   let server: Server;
   let baseUrl: string;
   let jwksRequests: number;
@@ -75,14 +127,12 @@ describe(TokenVerifier.name, () => {
   let logSpies: jest.SpyInstance[];
 
   /** Verifiers for each configuration a deployment can have. */
-  let secretOnly: TokenVerifier;
-  let jwksOnly: TokenVerifier;
-  let both: TokenVerifier;
+  let secretOnly: Authenticator;
+  let jwksOnly: Authenticator;
+  let both: Authenticator;
 
-  function verifierFor(env: Record<string, string>): TokenVerifier {
-    return new TokenVerifier(
-      authConfig({ JWT_CLOCK_TOLERANCE_SECONDS: String(CLOCK_TOLERANCE_SECONDS), ...env }),
-    );
+  function verifierFor(env: Record<string, string>): Authenticator {
+    return new Authenticator(configFor(env));
   }
 
   function signAsymmetric(
@@ -95,12 +145,17 @@ describe(TokenVerifier.name, () => {
       .sign(key.privateKey);
   }
 
-  async function expectRefused(verifier: TokenVerifier, token: string): Promise<void> {
+  async function expectRefused(
+    verifier: Authenticator,
+    token: string,
+    message?: string,
+  ): Promise<void> {
     const error: unknown = await verifier.verify(token).then(
       (user) => new Error(`accepted as ${JSON.stringify(user)}`),
       (refusal: unknown) => refusal,
     );
-    expect(error).toBeInstanceOf(InvalidTokenError);
+    expect(error).toBeInstanceOf(UnauthorizedException);
+    if (message !== undefined) expect((error as Error).message).toBe(message);
     // The message reaches the client: it must never echo the token.
     const payloadPart = token.split('.')[1];
     if (payloadPart) expect((error as Error).message).not.toContain(payloadPart);
@@ -368,6 +423,167 @@ describe(TokenVerifier.name, () => {
       await expect(both.verify(await signHs256(claims(), OTHER_SECRET))).resolves.toEqual({
         id: USER_ID,
       });
+    });
+  });
+
+  describe('the same rules and messages, whichever library checks the signature', () => {
+    const expired = () =>
+      claims({ iss: baseUrl, aud: baseUrl, exp: nowSeconds() - CLOCK_TOLERANCE_SECONDS * 2 });
+
+    it.each([
+      ['an expired token', expired, {}, 'Token has expired'],
+      [
+        'another issuer',
+        () => claims({ iss: 'https://evil', aud: baseUrl }),
+        {},
+        'Token claim "iss" is invalid',
+      ],
+      [
+        'another audience',
+        () => claims({ iss: baseUrl, aud: 'other' }),
+        {},
+        'Token claim "aud" is invalid',
+      ],
+      [
+        'a token not valid yet',
+        () => claims({ iss: baseUrl, aud: baseUrl, nbf: nowSeconds() + 3600 }),
+        {},
+        'Token claim "nbf" is invalid',
+      ],
+      [
+        'an iat in the future',
+        () => claims({ iss: baseUrl, aud: baseUrl, iat: nowSeconds() + 3600 }),
+        {},
+        'Token claim "iat" is invalid',
+      ],
+      [
+        'no exp',
+        () => claims({ iss: baseUrl, aud: baseUrl, exp: undefined }),
+        {},
+        'Token claim "exp" is invalid',
+      ],
+      [
+        'an absurd exp',
+        () => claims({ iss: baseUrl, aud: baseUrl, exp: 1e308 }),
+        {},
+        'Token claim "exp" is invalid',
+      ],
+      [
+        'no sub',
+        () => claims({ iss: baseUrl, aud: baseUrl, sub: undefined }),
+        {},
+        'Token claim "sub" is invalid',
+      ],
+      [
+        'a key in the header',
+        () => claims({ iss: baseUrl, aud: baseUrl }),
+        { jku: 'https://attacker.example/jwks' },
+        'Token header names its own key',
+      ],
+    ])('should refuse %s', async (_case, payload, header, message) => {
+      // HS256 checks iss and aud only when configured: configure them as the JWKS source has them.
+      const hs256 = verifierFor({
+        BETTER_AUTH_SECRET: SECRET,
+        JWT_ISSUER: baseUrl,
+        JWT_AUDIENCE: baseUrl,
+      });
+      await expectRefused(hs256, await signHs256(payload(), SECRET, header), message);
+      await expectRefused(jwksOnly, await signAsymmetric(keys.EdDSA, payload(), header), message);
+    });
+
+    it('should refuse a token whose claims are not a JSON object, never failing with a 500', async () => {
+      for (const body of ['null', '42', '"user"', '[1]']) {
+        const token = await new SignJWT({})
+          .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+          .sign(new TextEncoder().encode(SECRET))
+          .then((signed) => {
+            // Re-sign by hand with the odd body: jose's SignJWT only signs objects.
+            const [header] = signed.split('.');
+            const input = `${header}.${base64url.encode(body)}`;
+            const mac = createHmac('sha256', SECRET).update(input).digest('base64url');
+            return `${input}.${mac}`;
+          });
+        await expectRefused(secretOnly, token, 'Malformed token');
+      }
+    });
+
+    it('should answer a token of no configured kind with "Token algorithm not accepted"', async () => {
+      await expectRefused(jwksOnly, await signHs256(), 'Token algorithm not accepted');
+      await expectRefused(
+        secretOnly,
+        await signAsymmetric(keys.EdDSA),
+        'Token algorithm not accepted',
+      );
+    });
+  });
+
+  describe(JwtStrategy.name, () => {
+    type Verifier = (token: string, key: unknown, options: object, done: unknown) => void;
+    let jsonwebtoken: jest.SpyInstance<void, Parameters<Verifier>>;
+
+    beforeEach(() => {
+      // passport-jwt's own seam: what it calls to have jsonwebtoken verify a token.
+      jsonwebtoken = jest.spyOn(PassportJwt as unknown as { JwtVerifier: Verifier }, 'JwtVerifier');
+    });
+    afterEach(() => jsonwebtoken.mockRestore());
+
+    it('should have jsonwebtoken verify with one KeyObject and HS256 only', async () => {
+      const verifier = verifierFor({ BETTER_AUTH_SECRET: SECRET });
+
+      await verifier.verify(await signHs256());
+      await verifier.verify(await signHs256(claims({ sub: 'another-user' })));
+
+      expect(jsonwebtoken).toHaveBeenCalledTimes(2);
+      const [[, firstKey, options], [, secondKey]] = jsonwebtoken.mock.calls;
+      expect(firstKey).toBeInstanceOf(KeyObject);
+      expect((firstKey as KeyObject).type).toBe('secret');
+      expect(secondKey).toBe(firstKey);
+      expect(options).toMatchObject({
+        algorithms: ['HS256'],
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      });
+    });
+
+    it('should answer a token it verified before from the cache', async () => {
+      const verifier = verifierFor({ BETTER_AUTH_SECRET: SECRET });
+      const token = await signHs256();
+
+      await expect(verifier.verify(token)).resolves.toEqual({ id: USER_ID });
+      await expect(verifier.verify(token)).resolves.toEqual({ id: USER_ID });
+
+      expect(jsonwebtoken).toHaveBeenCalledTimes(1);
+    });
+
+    it('should decline JWKS tokens without asking jsonwebtoken', async () => {
+      await expect(both.verify(await signAsymmetric(keys.ES256))).resolves.toEqual({ id: USER_ID });
+      await expectRefused(both, await signAsymmetric({ ...keys.ES256, alg: 'ES256' }, claims()));
+
+      expect(jsonwebtoken).not.toHaveBeenCalled();
+    });
+  });
+
+  describe(JwksStrategy.name, () => {
+    it('should never look an HMAC token up in the JWKS', async () => {
+      const verifier = verifierFor({ BETTER_AUTH_URL: baseUrl });
+      const before = jwksRequests;
+
+      await expectRefused(verifier, await signHs256(claims({ iss: baseUrl, aud: baseUrl })));
+
+      expect(jwksRequests).toBe(before);
+    });
+
+    it('should accept a token cached by the JWKS strategy only there', async () => {
+      const verifier = verifierFor({ BETTER_AUTH_URL: baseUrl, BETTER_AUTH_SECRET: OTHER_SECRET });
+      const [jwt, jwks] = verifier.strategies;
+      const token = await signAsymmetric(keys.EdDSA);
+      await verifier.verify(token);
+      const jwtValidate = jest.spyOn(jwt, 'validate');
+      const jwksValidate = jest.spyOn(jwks, 'validate');
+
+      await expect(verifier.verify(token)).resolves.toEqual({ id: USER_ID });
+
+      expect(jwtValidate).not.toHaveBeenCalled();
+      expect(jwksValidate).not.toHaveBeenCalled();
     });
   });
 });

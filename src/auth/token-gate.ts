@@ -1,0 +1,84 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Request } from 'express';
+import { Strategy } from 'passport-strategy';
+import { authConfig, AuthConfig } from '../config/configuration';
+import { AuthUser } from './auth-user';
+import { acceptClaims, extractBearerToken, InvalidTokenError, screenToken } from './token-rules';
+import { VerifiedTokenCache } from './verified-token-cache';
+
+/** A kind of token: the passport strategy that verifies it, and the only algorithms it may carry. */
+export interface TokenSource {
+  readonly strategyName: string;
+  /** Empty when the source is not configured: its strategy then declines every token. */
+  readonly algorithms: readonly string[];
+}
+
+/** The refusal when there is no bearer token at all. */
+export const NO_TOKEN = new InvalidTokenError('Not authenticated');
+
+interface VerifiedToken {
+  user: AuthUser;
+  strategyName: string;
+}
+
+/**
+ * What every token strategy does around its own verification, inside passport's flow: first the
+ * cache of verified tokens and the hygiene rules ({@link admit}), last the claim rules and the
+ * cache again ({@link accept}). The strategies differ only in how they check a signature.
+ *
+ * The cache is why passport's flow costs little: a client sends the same token for its whole
+ * life, so after the first request a strategy answers from here without a signature check or a
+ * promise round. One cache for all sources (one size bound); an entry records which strategy
+ * verified it, and only that strategy accepts it.
+ */
+@Injectable()
+export class TokenGate {
+  private readonly cache: VerifiedTokenCache<VerifiedToken>;
+  private readonly clockToleranceSeconds: number;
+
+  constructor(@Inject(authConfig.KEY) auth: AuthConfig) {
+    this.cache = new VerifiedTokenCache(auth.tokenCacheSize, auth.tokenCacheMaxAgeMs);
+    this.clockToleranceSeconds = auth.clockToleranceSeconds;
+  }
+
+  /**
+   * Called by a strategy's `authenticate` (`strategy` is passport's per-request copy of it).
+   * Either answers for the strategy and returns undefined: `success` for a token it verified
+   * before, `fail` with a reason for no token or a token that breaks the hygiene rules, `fail`
+   * without one (declined: the next strategy may take it) for a token of another kind. Or returns
+   * the token for the strategy to verify.
+   */
+  admit(
+    strategy: Pick<Strategy, 'success' | 'fail'>,
+    request: Request,
+    source: TokenSource,
+  ): string | undefined {
+    const token = extractBearerToken(request.headers.authorization);
+    if (token === undefined) return void strategy.fail(NO_TOKEN, 401);
+    const known = this.cache.get(token);
+    if (known) {
+      if (known.strategyName === source.strategyName) strategy.success(known.user);
+      else strategy.fail(401);
+      return undefined;
+    }
+    let algorithm: string;
+    try {
+      algorithm = screenToken(token);
+    } catch (refusal) {
+      return void strategy.fail(refusal, 401);
+    }
+    // Each source pins its own algorithms: an HMAC token never meets a public key, nor the reverse.
+    if (!source.algorithms.includes(algorithm)) return void strategy.fail(401);
+    return token;
+  }
+
+  /**
+   * Called by a strategy's `validate` once the signature and its library's claim checks passed:
+   * our claim rules, then the cache. Throws {@link InvalidTokenError} to refuse.
+   */
+  accept(token: string, payload: unknown, source: TokenSource): AuthUser {
+    const { user, trustUntilMs } = acceptClaims(payload, this.clockToleranceSeconds);
+    this.cache.set(token, { user, strategyName: source.strategyName }, trustUntilMs);
+    return user;
+  }
+}
