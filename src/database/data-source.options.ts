@@ -1,5 +1,7 @@
 import { DataSourceOptions } from 'typeorm';
-import { GuardedClient } from './connection-guard';
+import { GuardedClient, GuardedClientConfig } from './connection-guard';
+import { IdempotencyKeyEntity } from '../tasks/idempotency/idempotency-key.entity';
+import { TaskTombstoneEntity } from '../tasks/sync/task-tombstone.entity';
 import { TaskEntity } from '../tasks/task.entity';
 import { CreateTask1764086400000 } from './migrations/1764086400000-CreateTask';
 import { TaskPlanningAndSync1764172800000 } from './migrations/1764172800000-TaskPlanningAndSync';
@@ -12,10 +14,12 @@ export interface DatabaseSettings {
   /** Client-side backstop per statement; the server's limits (inTransaction) end them first. */
   queryTimeoutMs?: number;
   migrationsRun?: boolean;
+  /** Named statements for the repositories' declared reads (see GuardedClient). */
+  preparedStatements?: boolean;
 }
 
 /** Entities and migrations are listed, not globbed: the same list works from src/, dist/ and jest. */
-export const entities = [TaskEntity];
+export const entities = [TaskEntity, IdempotencyKeyEntity, TaskTombstoneEntity];
 export const migrations = [
   CreateTask1764086400000,
   TaskPlanningAndSync1764172800000,
@@ -46,6 +50,7 @@ export function buildDataSourceOptions(settings: DatabaseSettings): DataSourceOp
       keepAlive: true,
       application_name: 'todo-api',
       Client: GuardedClient,
-    },
+      preparedStatements: settings.preparedStatements ?? true,
+    } satisfies GuardedClientConfig & Record<string, unknown>,
   };
 }
