@@ -1,4 +1,10 @@
-import { ConflictException, HttpException, HttpStatus, NotFoundException } from '@nestjs/common';
+import {
+  ConflictException,
+  ForbiddenException,
+  HttpException,
+  HttpStatus,
+  NotFoundException,
+} from '@nestjs/common';
 import { RequestValidationException } from '../common/validation-error';
 import { BulkTasksDto } from './dto/bulk-tasks.dto';
 import { CreateTaskDto } from './dto/create-task.dto';
@@ -150,6 +156,42 @@ describe(TasksService.name, () => {
     for (const args of ownedCalls({ tasks: repository, feed, keys })) {
       expect(args[0]).toBe(OWNER);
     }
+  });
+
+  describe('ownership', () => {
+    const stranger = { userId: OWNER, pathUserId: 'someone-else' };
+
+    it('should take the owner from the token when the path names no user', () => {
+      expect(service.ownerOf({ userId: OWNER })).toBe(OWNER);
+    });
+
+    it('should accept a path user who is the caller', () => {
+      expect(service.ownerOf({ userId: OWNER, pathUserId: OWNER })).toBe(OWNER);
+    });
+
+    it.each([
+      ['list', () => service.list(stranger, new ListTasksQuery())],
+      ['get', () => service.get(stranger, 17)],
+      ['create', () => service.create(stranger, { title: 'x' })],
+      ['update', () => service.update(stranger, 17, { title: 'x' })],
+      ['complete', () => service.complete(stranger, 17, {})],
+      ['remove', () => service.remove(stranger, 17)],
+      ['bulk', () => service.bulk(stranger, { action: 'delete', ids: [17] })],
+      ['clearCompleted', () => service.clearCompleted(stranger)],
+      ['changes', () => service.changes(stranger, { limit: 10 })],
+      ['stats', () => service.stats(stranger)],
+    ])(
+      'should refuse %s for another user in the path with 403 and touch nothing',
+      async (_name, call) => {
+        const error = await failureOf(call);
+        expect(error).toBeInstanceOf(ForbiddenException);
+        expect((error as ForbiddenException).message).toBe(
+          'Not allowed to access tasks of another user',
+        );
+        expect(ownedCalls({ tasks: repository, feed, keys })).toEqual([]);
+        expect(transactions.run).not.toHaveBeenCalled();
+      },
+    );
   });
 
   describe('create', () => {

@@ -5,7 +5,7 @@ import { IsArray, IsBoolean, IsDate, IsIn, IsOptional, IsString, MaxLength } fro
 import { parseIsoTimestamp } from '../../common/iso-timestamp';
 import { PRIORITIES, Priority } from '../task.entity';
 import { SORT_FIELDS, SortField, TASK_STATUSES, TaskStatusFilter } from '../task.types';
-import { IntegerFromString, NoNulCharacter } from './validation.decorators';
+import { IntegerFromString, NoNulCharacter } from '../../common/validation.decorators';
 
 const STATUS_ALIASES: Record<string, TaskStatusFilter> = {
   incomplete: 'pending',

@@ -1,12 +1,12 @@
 import { Recurrence } from '../recurrence';
 import { Priority, priorityToRank, TaskFields } from '../task.entity';
+import { OptionalTimestamp } from '../../common/validation.decorators';
 import {
-  OptionalTimestamp,
   PriorityField,
   RecurrenceField,
   TagsField,
   TaskDescription,
-} from './validation.decorators';
+} from './task-field.decorators';
 
 /** The optional fields that create and update share; each DTO adds its own title rule. */
 export abstract class TaskFieldsDto {
