@@ -20,6 +20,7 @@
  * BENCH_BIG_WARMUP (2), BENCH_FEED_RUNS (3), BENCH_FEED_PASSES (1), BENCH_EXTRA_SQL.
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -81,31 +82,64 @@ function ensureBuilt() {
 }
 
 /**
- * The app's own repository and service from dist/, over a stand-in for TypeORM's EntityManager
- * that sends each statement on the bench's pg.Client (and records it). The NEW shapes timed below
- * are therefore the SQL the API sends today, with its decisions (count only a full page; the
- * changes feed's cursor), not copies. `mode` picks the repository's read path: 'unnamed' (a
- * query runner is present, so reads go through manager.query, planned per execution) or 'named'
- * (reads go to the "pool" as named prepared statements, DATABASE_PREPARED_STATEMENTS' default).
+ * The app's entity metadata (a DataSource that never connects), for the repositories below and
+ * for mapping raw rows the way they do.
  */
-function appOnClient(client, mode, trace, rewrite = (text) => text) {
+let metadataSource;
+async function appMetadata() {
   require('reflect-metadata');
+  if (!metadataSource) {
+    const { DataSource } = require('typeorm');
+    const { entities } = require(join(ROOT, 'dist/database/data-source.options.js'));
+    metadataSource = new DataSource({ type: 'postgres', entities });
+    await metadataSource.buildMetadatas();
+  }
+  return metadataSource;
+}
+
+/**
+ * The app's own repositories and changes service from dist/, over a stand-in for TypeORM's
+ * EntityManager whose query runner sends each statement on the bench's pg.Client (and records
+ * it). The NEW shapes timed below are therefore the SQL the API sends today, with its decisions
+ * (count only a full page; the changes feed's cursor), not copies. `mode` picks how reads go
+ * out: 'unnamed' (planned per execution) or 'named' (prepared statements, as GuardedClient
+ * sends a registered statement outside a transaction: DATABASE_PREPARED_STATEMENTS' default).
+ */
+async function appOnClient(client, mode, trace, rewrite = (text) => text) {
+  const source = await appMetadata();
+  const { Repository } = require('typeorm');
+  const { TaskEntity } = require(join(ROOT, 'dist/tasks/task.entity.js'));
+  const { TaskTombstoneEntity } = require(join(ROOT, 'dist/tasks/sync/task-tombstone.entity.js'));
   const { TasksRepository } = require(join(ROOT, 'dist/tasks/tasks.repository.js'));
-  const { TasksService } = require(join(ROOT, 'dist/tasks/tasks.service.js'));
+  const { ChangesRepository } = require(join(ROOT, 'dist/tasks/sync/changes.repository.js'));
+  const { ChangesService } = require(join(ROOT, 'dist/tasks/sync/changes.service.js'));
   const send = (config) => {
-    const sent = { ...config, text: rewrite(config.text) };
+    const text = rewrite(config.text);
+    const name =
+      mode === 'named'
+        ? `b_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`
+        : undefined;
+    const sent = { ...config, text, ...(name && { name }) };
     trace?.push(sent);
     return client.query(sent);
   };
-  const manager = {
-    queryRunner: mode === 'unnamed' ? {} : undefined,
-    connection: { driver: { master: { query: send } } },
-    query: async (text, values) => (await send({ text, values })).rows,
+  const runner = {
+    query: async (text, values) => ({ records: (await send({ text, values })).rows }),
+    release: async () => undefined,
   };
-  const repository = new TasksRepository(manager, {
-    database: { limits: {}, preparedStatements: true },
-  });
-  return { repository, service: new TasksService(repository) };
+  const manager = {
+    connection: {
+      ...source,
+      createQueryRunner: () => runner,
+      getMetadata: (t) => source.getMetadata(t),
+    },
+    createQueryBuilder: (...args) => source.manager.createQueryBuilder(...args),
+  };
+  const tasks = new Repository(TaskEntity, manager);
+  const tombstones = new Repository(TaskTombstoneEntity, manager);
+  const repository = new TasksRepository(tasks);
+  const changes = new ChangesService(new ChangesRepository(tombstones, tasks));
+  return { repository, service: { changes: (user, query) => changes.page(user, query) } };
 }
 
 /**
@@ -114,9 +148,9 @@ function appOnClient(client, mode, trace, rewrite = (text) => text) {
  * that the two differ by the window alone.
  */
 function withWindow(pageSql) {
-  const marker = /\bupdated_at FROM task\b/;
+  const marker = /AS "updated_at" FROM "task"/;
   if (!marker.test(pageSql)) throw new Error(`unexpected list SQL from dist/: ${pageSql}`);
-  return pageSql.replace(marker, 'updated_at, count(*) OVER () AS total_count FROM task');
+  return pageSql.replace(marker, 'AS "updated_at", count(*) OVER () AS total_count FROM "task"');
 }
 
 /**
@@ -142,10 +176,9 @@ async function oldFirstSync(client, userId) {
 }
 
 /** The old response body: every task through the app's own mapper, as the old service did. */
-function oldFeedBody(rows, snapshot) {
+function oldFeedBody(rows, snapshot, toTask) {
   const { toTaskResponse } = require(join(ROOT, 'dist/tasks/tasks.mapper.js'));
-  const { fromRow } = require(join(ROOT, 'dist/tasks/tasks.repository.js'));
-  const tasks = rows.map((row) => toTaskResponse(fromRow(row)));
+  const tasks = rows.map((row) => toTaskResponse(toTask(row)));
   return { tasks, deleted_ids: [], cursor: `s:${snapshot}` };
 }
 
@@ -434,7 +467,7 @@ async function main() {
     );
 
     const trace = [];
-    const app = appOnClient(client, 'unnamed', trace);
+    const app = await appOnClient(client, 'unnamed', trace);
     const explain = async ({ text, values }) => {
       const plan = (await client.query(`EXPLAIN (ANALYZE, BUFFERS) ${text}`, values)).rows.map(
         (row) => row['QUERY PLAN'],
@@ -448,7 +481,7 @@ async function main() {
       const named = new pg.Client({ connectionString: url, application_name: 'todo-api-bench' });
       await named.connect();
       try {
-        return await work(appOnClient(named, 'named'));
+        return await work(await appOnClient(named, 'named'));
       } finally {
         await named.end();
       }
@@ -524,10 +557,13 @@ async function main() {
     ).rows[0].n;
     log(`${BIG.toLocaleString('en')} tasks written by ${xids} transactions`);
     const oldFeed = { times: [], bytes: 0, rows: 0 };
+    const { rowMapper } = require(join(ROOT, 'dist/database/statement.js'));
+    const { TaskEntity } = require(join(ROOT, 'dist/tasks/task.entity.js'));
+    const toTask = rowMapper((await appMetadata()).getMetadata(TaskEntity));
     for (let i = 0; i < FEED_WARMUP + FEED_RUNS; i++) {
       const t0 = performance.now();
       const { rows, snapshot } = await oldFirstSync(client, BIG_USER);
-      const body = oldFeedBody(rows, snapshot);
+      const body = oldFeedBody(rows, snapshot, toTask);
       const ms = performance.now() - t0;
       if (i >= FEED_WARMUP) oldFeed.times.push(ms);
       oldFeed.rows = rows.length;
@@ -609,7 +645,7 @@ async function main() {
       );
     };
     const fixedFeed = textSorted
-      ? await feedRuns(appOnClient(client, 'unnamed', undefined, fixOrder).service)
+      ? await feedRuns((await appOnClient(client, 'unnamed', undefined, fixOrder)).service)
       : undefined;
     const feedPlans = [];
     for (const { page, statement } of feedStatements) {

@@ -1,9 +1,12 @@
-import { DataSourceOptions } from 'typeorm';
-import { GuardedClient } from './connection-guard';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { DataSourceOptions, MigrationInterface } from 'typeorm';
+import { IdempotencyKeyEntity } from '../tasks/idempotency/idempotency-key.entity';
+import { TaskTombstoneEntity } from '../tasks/sync/task-tombstone.entity';
 import { TaskEntity } from '../tasks/task.entity';
-import { CreateTask1764086400000 } from './migrations/1764086400000-CreateTask';
-import { TaskPlanningAndSync1764172800000 } from './migrations/1764172800000-TaskPlanningAndSync';
-import { ChangesFeedPaging1764950400000 } from './migrations/1764950400000-ChangesFeedPaging';
+import { GuardedClient, GuardedClientConfig } from './connection-guard';
+
+type MigrationClass = new () => MigrationInterface;
 
 export interface DatabaseSettings {
   url: string;
@@ -12,15 +15,26 @@ export interface DatabaseSettings {
   /** Client-side backstop per statement; the server's limits (inTransaction) end them first. */
   queryTimeoutMs?: number;
   migrationsRun?: boolean;
+  /** Named statements for the repositories' declared reads (see GuardedClient). */
+  preparedStatements?: boolean;
 }
 
-/** Entities and migrations are listed, not globbed: the same list works from src/, dist/ and jest. */
-export const entities = [TaskEntity];
-export const migrations = [
-  CreateTask1764086400000,
-  TaskPlanningAndSync1764172800000,
-  ChangesFeedPaging1764950400000,
-];
+/** Entities are listed, not globbed: the same list works from src/, dist/ and jest. */
+export const entities = [TaskEntity, IdempotencyKeyEntity, TaskTombstoneEntity];
+
+/**
+ * Every migration in ./migrations, in timestamp order. Read from the folder beside this file and
+ * loaded with this module's own `require` (not TypeORM's glob loader), so it works from src/
+ * (jest, ts-node), dist/ and the CLI alike, and a new migration is one new file.
+ */
+export const migrations = readdirSync(join(__dirname, 'migrations'))
+  .filter((file) => /^\d{13}-\w+\.(ts|js)$/.test(file))
+  .sort()
+  .map((file) => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const exported = require(join(__dirname, 'migrations', file)) as Record<string, MigrationClass>;
+    return Object.values(exported)[0];
+  });
 
 /**
  * One definition of the connection for the app (through `TypeOrmModule`) and the TypeORM CLI
@@ -46,6 +60,7 @@ export function buildDataSourceOptions(settings: DatabaseSettings): DataSourceOp
       keepAlive: true,
       application_name: 'todo-api',
       Client: GuardedClient,
-    },
+      preparedStatements: settings.preparedStatements ?? true,
+    } satisfies GuardedClientConfig & Record<string, unknown>,
   };
 }

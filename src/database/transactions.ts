@@ -1,5 +1,8 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { sqlState } from '../common/sql-state';
+import { databaseConfig, DatabaseConfig } from '../config/configuration';
 import { SessionLimits, setLocalLimitsSql } from './connection-guard';
 
 /** SQLSTATEs after which running the whole transaction again is safe and usually succeeds. */
@@ -39,5 +42,25 @@ export async function inTransaction<T>(
     } catch (error) {
       if (attempt >= ATTEMPTS || !RETRYABLE.has(sqlState(error) ?? '')) throw error;
     }
+  }
+}
+
+/**
+ * {@link inTransaction} for the app's data source and limits. Repositories bind to the manager
+ * it hands over (`in(tx)`), so several units' writes share one transaction.
+ */
+@Injectable()
+export class Transactions {
+  private readonly limits: SessionLimits;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(databaseConfig.KEY) { limits }: DatabaseConfig,
+  ) {
+    this.limits = limits;
+  }
+
+  run<T>(work: (tx: EntityManager) => Promise<T>, options?: TransactionOptions): Promise<T> {
+    return inTransaction(this.dataSource, this.limits, work, options);
   }
 }

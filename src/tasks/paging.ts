@@ -5,13 +5,18 @@ import { TaskPage } from './tasks.service';
  * The list body stays a bare array (the contract); the rest travels in headers:
  * `X-Total-Count`, and RFC 8288 `Link` relations relative to the request's own URL.
  */
-export function setPageHeaders(request: Request, response: Response, page: TaskPage): void {
+export function setPageHeaders(
+  request: Request,
+  response: Response,
+  page: TaskPage,
+): TaskPage['tasks'] {
   response.setHeader('X-Total-Count', String(page.total));
   const links: string[] = [];
   const { limit, offset, total } = page;
   if (offset + page.tasks.length < total) links.push(link(request, limit, offset + limit, 'next'));
   if (offset > 0) links.push(link(request, limit, Math.max(0, offset - limit), 'prev'));
   if (links.length) response.setHeader('Link', links.join(', '));
+  return page.tasks;
 }
 
 function link(request: Request, limit: number, offset: number, rel: string): string {

@@ -36,7 +36,8 @@ export class TaskEntity {
   @PrimaryGeneratedColumn('identity', { type: 'integer', generatedIdentity: 'ALWAYS' })
   id: number;
 
-  @Column({ name: 'user_id', type: 'text' })
+  /** The owner, for good: no update may move a task to another user. */
+  @Column({ name: 'user_id', type: 'text', update: false })
   userId: string;
 
   @Column({ type: 'varchar', length: 200 })
@@ -72,7 +73,8 @@ export class TaskEntity {
   @Column({ name: 'next_task_id', type: 'integer', nullable: true })
   nextTaskId: number | null;
 
-  @Column({ type: 'integer', default: 1 })
+  /** Database-set (the trigger bumps it on every update). */
+  @Column({ type: 'integer', default: 1, insert: false, update: false })
   version: number;
 
   /** The transaction (xid8 as bigint) of the last write, for the changes feed. Database-set. */
@@ -92,16 +94,32 @@ export class TaskEntity {
   updatedAt: Date;
 }
 
-/** What a write may change; everything else is the server's. */
-export type TaskFields = Pick<
-  TaskEntity,
-  | 'title'
-  | 'description'
-  | 'completed'
-  | 'priority'
-  | 'tags'
-  | 'dueDate'
-  | 'remindAt'
-  | 'recurrence'
-  | 'recurrenceUntil'
->;
+/** Columns the server (or the database) owns; every other column is a client's to write. */
+const SERVER_OWNED = [
+  'id',
+  'userId',
+  'version',
+  'changeXid',
+  'createdAt',
+  'updatedAt',
+  'completedAt',
+  'nextTaskId',
+] as const;
+
+/** What a client may write; everything else is the server's (or the database's). */
+export type TaskFields = Omit<TaskEntity, (typeof SERVER_OWNED)[number]>;
+
+/** The client-writable fields of a task, whatever columns it has. */
+export function taskFieldsOf(task: TaskEntity): TaskFields {
+  const fields: Partial<TaskEntity> = { ...task };
+  for (const key of SERVER_OWNED) delete fields[key];
+  return fields as TaskFields;
+}
+
+/** What a write to an existing task may set. */
+export type TaskPatch = Partial<TaskFields & Pick<TaskEntity, 'completedAt' | 'nextTaskId'>>;
+
+/** What a create inserts (the owner aside); columns left out are NULL. */
+export type NewTask = Pick<TaskFields, 'title' | 'completed' | 'priority' | 'tags'> &
+  Partial<TaskFields> &
+  Pick<TaskEntity, 'completedAt'>;

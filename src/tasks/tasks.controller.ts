@@ -1,4 +1,5 @@
 import {
+  applyDecorators,
   Body,
   Controller,
   createParamDecorator,
@@ -28,8 +29,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { Request, Response } from 'express';
-import { AuthUser } from '../auth/auth-user';
-import { CurrentUser } from '../auth/current-user.decorator';
+import { AlsoRoute } from '../common/also-route.decorator';
 import { ApiTaskErrors, ErrorResponse } from '../common/api-responses';
 import { BulkResultResponse, BulkTasksDto } from './dto/bulk-tasks.dto';
 import { CompleteTaskDto } from './dto/complete-task.dto';
@@ -45,24 +45,16 @@ import {
 import { TaskParams } from './dto/task-params.dto';
 import { TaskResponse } from './dto/task.response';
 import { UpdateTaskDto } from './dto/update-task.dto';
-import { IdempotencyKey } from './idempotency-key.decorator';
+import { IdempotencyKey } from './idempotency/idempotency-key.decorator';
 import { setPageHeaders } from './paging';
 import { respond } from './reply';
+import { Caller } from './task-caller.decorator';
+import type { TaskCaller } from './task.types';
 import { TasksService } from './tasks.service';
 
-const IdempotencyKeyHeader = ApiHeader({
-  name: 'Idempotency-Key',
-  required: false,
-  description: 'Retries with the same key and body replay the first answer (kept 24 h)',
-});
-const IfMatchHeader = ApiHeader({
-  name: 'If-Match',
-  required: false,
-  description: 'The ETag you last saw: a stale one gets 412 and changes nothing',
-});
 /**
  * The `If-Match` header. Not `@Headers('if-match')`, which Swagger would document a second time
- * beside {@link IfMatchHeader}, in lower case.
+ * beside the composite's ApiHeader, in lower case.
  */
 const IfMatch = createParamDecorator(
   (_data: unknown, context: ExecutionContext): string | undefined =>
@@ -71,22 +63,50 @@ const IfMatch = createParamDecorator(
 /** The response, for handlers whose answer carries headers (see {@link respond}). */
 const Out = () => Res({ passthrough: true });
 
-/** Creating a task (or a recurring task's next occurrence) past MAX_TASKS_PER_USER. */
-const QuotaReached = ApiConflictResponse({
-  type: ErrorResponse,
-  description: 'Task limit reached (MAX_TASKS_PER_USER); nothing changed',
-});
+/** A route's summary and its success answer. */
+const Doc = (summary: string, success: MethodDecorator) =>
+  applyDecorators(ApiOperation({ summary }), success);
 
-const PreconditionFailed = ApiPreconditionFailedResponse({
-  type: ErrorResponse,
-  description: 'If-Match no longer matches',
-});
+/** A POST that may be retried with an `Idempotency-Key` and may hit MAX_TASKS_PER_USER. */
+const Idempotent = () =>
+  applyDecorators(
+    ApiHeader({
+      name: 'Idempotency-Key',
+      required: false,
+      description: 'Retries with the same key and body replay the first answer (kept 24 h)',
+    }),
+    QuotaReached(),
+  );
+
+/** A write of one task, guarded by `If-Match`. */
+const Conditional = () =>
+  applyDecorators(
+    ApiHeader({
+      name: 'If-Match',
+      required: false,
+      description: 'The ETag you last saw: a stale one gets 412 and changes nothing',
+    }),
+    ApiPreconditionFailedResponse({
+      type: ErrorResponse,
+      description: 'If-Match no longer matches',
+    }),
+  );
+
+/** Creating a task (or a recurring task's next occurrence) past MAX_TASKS_PER_USER. */
+const QuotaReached = () =>
+  ApiConflictResponse({
+    type: ErrorResponse,
+    description: 'Task limit reached (MAX_TASKS_PER_USER); nothing changed',
+  });
+
+const OneTask = (description?: string) => ApiOkResponse({ type: TaskResponse, description });
 
 /**
- * Both route families of the contract in one controller: `/api/tasks` (the user from the token)
- * and `/api/{user_id}/tasks` (the global guard refuses a `{user_id}` that is not the caller).
- * Collection routes come before `:id` so that `changes`, `stats` and `bulk` are not ids.
- * Handlers whose answer carries headers (ETag, Idempotent-Replayed) pass it through `respond`.
+ * Both route families of the contract in one controller: `/api/tasks` and `/api/{user_id}/tasks`
+ * reach the same service methods, which refuse a `{user_id}` that is not the caller (see
+ * {@link Caller}). Collection routes come before `:id` so that `changes`, `stats` and `bulk` are
+ * not ids. Handlers whose answer carries headers (ETag, Idempotent-Replayed) pass it through
+ * `respond`.
  */
 @ApiTags('tasks')
 @ApiBearerAuth()
@@ -96,147 +116,126 @@ export class TasksController {
   constructor(private readonly tasks: TasksService) {}
 
   @Get()
-  @ApiOperation({ summary: "List the caller's tasks: filter, search, sort, page" })
-  @ApiOkResponse({
-    type: [TaskResponse],
-    description: 'Headers: `X-Total-Count`, `Link` (next/prev)',
-  })
+  @Doc(
+    "List the caller's tasks: filter, search, sort, page",
+    ApiOkResponse({ type: [TaskResponse], description: 'Headers: `X-Total-Count`, `Link`' }),
+  )
   async list(
-    @CurrentUser() user: AuthUser,
+    @Caller() caller: TaskCaller,
     @Query() query: ListTasksQuery,
     @Req() request: Request,
     @Out() response: Response,
   ): Promise<TaskResponse[]> {
-    const page = await this.tasks.list(user.id, query);
-    setPageHeaders(request, response, page);
-    return page.tasks;
+    return setPageHeaders(request, response, await this.tasks.list(caller, query));
   }
 
   @Post()
-  @IdempotencyKeyHeader
-  @ApiOperation({ summary: 'Create a task' })
-  @QuotaReached
-  @ApiCreatedResponse({ type: TaskResponse, description: 'Header: `ETag`' })
+  @Idempotent()
+  @Doc('Create a task', ApiCreatedResponse({ type: TaskResponse, description: 'Header: `ETag`' }))
   async create(
-    @CurrentUser() user: AuthUser,
+    @Caller() caller: TaskCaller,
     @Body() dto: CreateTaskDto,
     @Out() response: Response,
     @IdempotencyKey() key?: string,
   ): Promise<TaskResponse> {
-    return respond(response, await this.tasks.create(user.id, dto, key));
+    return respond(response, await this.tasks.create(caller, dto, key));
   }
 
   @Delete()
-  @ApiOperation({ summary: 'Delete all completed tasks (`?status=completed` is required)' })
-  @ApiOkResponse({ type: ClearTasksResponse })
+  @Doc(
+    'Delete all completed tasks (`?status=completed` is required)',
+    ApiOkResponse({ type: ClearTasksResponse }),
+  )
   clearCompleted(
-    @CurrentUser() user: AuthUser,
+    @Caller() caller: TaskCaller,
     @Query() _query: ClearTasksQuery,
   ): Promise<ClearTasksResponse> {
-    return this.tasks.clearCompleted(user.id);
+    return this.tasks.clearCompleted(caller);
   }
 
   @Get('changes')
-  @ApiOperation({
-    summary: 'What changed since a cursor: tasks, deleted ids, the next cursor, one page at a time',
-  })
-  @ApiOkResponse({ type: ChangesResponse })
-  changes(@CurrentUser() user: AuthUser, @Query() query: ChangesQuery): Promise<ChangesResponse> {
-    return this.tasks.changes(user.id, query);
+  @Doc(
+    'What changed since a cursor: tasks, deleted ids, the next cursor, one page at a time',
+    ApiOkResponse({ type: ChangesResponse }),
+  )
+  changes(@Caller() caller: TaskCaller, @Query() query: ChangesQuery): Promise<ChangesResponse> {
+    return this.tasks.changes(caller, query);
   }
 
   @Get('stats')
-  @ApiOperation({ summary: 'Counts: total, completed, pending, overdue, due today (UTC)' })
-  @ApiOkResponse({ type: TaskStatsResponse })
-  stats(@CurrentUser() user: AuthUser): Promise<TaskStatsResponse> {
-    return this.tasks.stats(user.id);
+  @Doc(
+    'Counts: total, completed, pending, overdue, due today (UTC)',
+    ApiOkResponse({ type: TaskStatsResponse }),
+  )
+  stats(@Caller() caller: TaskCaller): Promise<TaskStatsResponse> {
+    return this.tasks.stats(caller);
   }
 
   @Post('bulk')
   @HttpCode(HttpStatus.OK)
-  @IdempotencyKeyHeader
-  @ApiOperation({ summary: 'Complete, reopen or delete up to 500 tasks in one transaction' })
-  @QuotaReached
-  @ApiOkResponse({ type: BulkResultResponse })
+  @Idempotent()
+  @Doc(
+    'Complete, reopen or delete up to 500 tasks in one transaction',
+    ApiOkResponse({ type: BulkResultResponse }),
+  )
   async bulk(
-    @CurrentUser() user: AuthUser,
+    @Caller() caller: TaskCaller,
     @Body() dto: BulkTasksDto,
     @Out() response: Response,
     @IdempotencyKey() key?: string,
   ): Promise<BulkResultResponse> {
-    return respond(response, await this.tasks.bulk(user.id, dto, key));
+    return respond(response, await this.tasks.bulk(caller, dto, key));
   }
 
   @Get(':id')
   @ApiHeader({ name: 'If-None-Match', required: false, description: '304 when unchanged' })
-  @ApiOperation({ summary: 'Read one task' })
-  @ApiOkResponse({ type: TaskResponse, description: 'Header: `ETag`' })
   @ApiResponse({ status: HttpStatus.NOT_MODIFIED, description: 'If-None-Match matched' })
+  @Doc('Read one task', OneTask('Header: `ETag`'))
   async get(
-    @CurrentUser() user: AuthUser,
+    @Caller() caller: TaskCaller,
     @Param() { id }: TaskParams,
     @Out() response: Response,
   ): Promise<TaskResponse> {
-    return respond(response, await this.tasks.get(user.id, id));
+    return respond(response, await this.tasks.get(caller, id));
   }
 
-  @Put(':id')
-  @IfMatchHeader
-  @PreconditionFailed
-  @ApiOperation({ summary: 'Update a task (the fields present are merged)' })
-  @ApiOkResponse({ type: TaskResponse })
-  async replace(
-    @CurrentUser() user: AuthUser,
-    @Param() { id }: TaskParams,
-    @Body() dto: UpdateTaskDto,
-    @Out() response: Response,
-    @IfMatch() ifMatch?: string,
-  ): Promise<TaskResponse> {
-    return respond(response, await this.tasks.update(user.id, id, dto, ifMatch));
-  }
-
+  @AlsoRoute('replace', Put(':id'))
   @Patch(':id')
-  @IfMatchHeader
-  @PreconditionFailed
-  @ApiOperation({ summary: 'Partially update a task' })
-  @ApiOkResponse({ type: TaskResponse })
+  @Conditional()
+  @Doc('Update a task: PUT and PATCH alike merge the fields present', OneTask())
   async update(
-    @CurrentUser() user: AuthUser,
+    @Caller() caller: TaskCaller,
     @Param() { id }: TaskParams,
     @Body() dto: UpdateTaskDto,
     @Out() response: Response,
     @IfMatch() ifMatch?: string,
   ): Promise<TaskResponse> {
-    return respond(response, await this.tasks.update(user.id, id, dto, ifMatch));
+    return respond(response, await this.tasks.update(caller, id, dto, ifMatch));
   }
 
   @Patch(':id/complete')
-  @IfMatchHeader
-  @PreconditionFailed
-  @ApiOperation({ summary: 'Toggle completion, or set it with `{"completed": true|false}`' })
-  @QuotaReached
-  @ApiOkResponse({ type: TaskResponse })
+  @Conditional()
+  @QuotaReached()
+  @Doc('Toggle completion, or set it with `{"completed": true|false}`', OneTask())
   async complete(
-    @CurrentUser() user: AuthUser,
+    @Caller() caller: TaskCaller,
     @Param() { id }: TaskParams,
     @Body() dto: CompleteTaskDto,
     @Out() response: Response,
     @IfMatch() ifMatch?: string,
   ): Promise<TaskResponse> {
-    return respond(response, await this.tasks.complete(user.id, id, dto, ifMatch));
+    return respond(response, await this.tasks.complete(caller, id, dto, ifMatch));
   }
 
   @Delete(':id')
   @HttpCode(HttpStatus.NO_CONTENT)
-  @IfMatchHeader
-  @PreconditionFailed
-  @ApiOperation({ summary: 'Delete a task' })
-  @ApiNoContentResponse({ description: 'Deleted' })
+  @Conditional()
+  @Doc('Delete a task', ApiNoContentResponse({ description: 'Deleted' }))
   remove(
-    @CurrentUser() user: AuthUser,
+    @Caller() caller: TaskCaller,
     @Param() { id }: TaskParams,
     @IfMatch() ifMatch?: string,
   ): Promise<void> {
-    return this.tasks.remove(user.id, id, ifMatch);
+    return this.tasks.remove(caller, id, ifMatch);
   }
 }

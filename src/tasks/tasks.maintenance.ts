@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { TasksRepository } from './tasks.repository';
+import { IdempotencyRepository } from './idempotency/idempotency.repository';
+import { ChangesRepository } from './sync/changes.repository';
 
 const HOUR = 3_600_000;
 /** The contract promises 30 days of deletions and 24 hours of keys: keep a margin beyond both. */
@@ -12,7 +13,10 @@ export class TasksMaintenance implements OnApplicationBootstrap, OnApplicationSh
   private readonly logger = new Logger(TasksMaintenance.name);
   private timer?: NodeJS.Timeout;
 
-  constructor(private readonly repository: TasksRepository) {}
+  constructor(
+    private readonly tombstones: ChangesRepository,
+    private readonly idempotencyKeys: IdempotencyRepository,
+  ) {}
 
   onApplicationBootstrap(): void {
     this.timer = setInterval(() => void this.purge(), HOUR);
@@ -25,7 +29,8 @@ export class TasksMaintenance implements OnApplicationBootstrap, OnApplicationSh
 
   async purge(): Promise<void> {
     try {
-      await this.repository.purgeExpired(TOMBSTONE_DAYS, IDEMPOTENCY_HOURS);
+      await this.tombstones.purgeExpired(TOMBSTONE_DAYS);
+      await this.idempotencyKeys.purgeExpired(IDEMPOTENCY_HOURS);
     } catch (error) {
       this.logger.warn(`Purge skipped: ${error instanceof Error ? error.name : 'unknown error'}`);
     }

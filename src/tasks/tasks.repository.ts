@@ -1,310 +1,90 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { InjectEntityManager } from '@nestjs/typeorm';
-import { createHash } from 'node:crypto';
-import type { Pool } from 'pg';
-import { EntityManager } from 'typeorm';
-import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
-import { databaseConfig, DatabaseConfig } from '../config/configuration';
-import { SessionLimits } from '../database/connection-guard';
-import { sqlState } from '../common/sql-state';
-import { inTransaction, TransactionOptions } from '../database/transactions';
-import { ChangesPass } from './changes-cursor';
-import { SortField, TaskStatusFilter } from './dto/list-tasks.query';
-import { Recurrence } from './recurrence';
-import { TaskEntity, TaskFields } from './task.entity';
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { EntityManager, Equal, Raw, Repository, SelectQueryBuilder } from 'typeorm';
+import { columnList, rowMapper, slots, Statement, statementsOf } from '../database/statement';
+import { NewTask, TaskEntity, TaskPatch } from './task.entity';
+import { TaskListFilter, TaskStats } from './task.types';
 
-export interface TaskListFilter {
-  status: TaskStatusFilter;
-  priorities?: number[];
-  tags?: string[];
-  dueBefore?: Date;
-  dueAfter?: Date;
-  overdue?: boolean;
-  search?: string;
-  updatedSince?: Date;
-  sort: SortField;
-  order: 'asc' | 'desc';
-  limit: number;
-  offset: number;
-}
+type ListValues = Record<string, unknown>;
 
-export type TaskPatch = Partial<TaskFields & Pick<TaskEntity, 'completedAt' | 'nextTaskId'>>;
-export type NewTask = TaskFields & Pick<TaskEntity, 'completedAt'>;
-
-export interface StoredReply {
-  requestHash: string;
-  status: number | null;
-  body: unknown;
-  etag: string | null;
-}
-
-export interface TaskStats {
-  total: number;
-  completed: number;
-  pending: number;
-  overdue: number;
-  due_today: number;
-}
-
-/** Entity property → column, for the fields a write may set. Anything else cannot be written. */
-const WRITABLE: Record<keyof TaskPatch, string> = {
-  title: 'title',
-  description: 'description',
-  completed: 'completed',
-  priority: 'priority',
-  tags: 'tags',
-  dueDate: 'due_date',
-  remindAt: 'remind_at',
-  recurrence: 'recurrence',
-  recurrenceUntil: 'recurrence_until',
-  completedAt: 'completed_at',
-  nextTaskId: 'next_task_id',
-};
-
-const COLUMNS = `id, user_id, title, description, completed, priority, tags, due_date, remind_at,
-  recurrence, recurrence_until, completed_at, next_task_id, version, created_at, updated_at`;
-
-const ORDER_BY: Record<SortField, (dir: string) => string> = {
-  created_at: (dir) => `created_at ${dir}, id ${dir}`,
-  updated_at: (dir) => `updated_at ${dir}, id ${dir}`,
+const ORDER: Record<TaskListFilter['sort'], [string, 'NULLS LAST'?]> = {
+  created_at: ['task.createdAt'],
+  updated_at: ['task.updatedAt'],
   // Tasks without a due date come last in both directions.
-  due_date: (dir) => `due_date ${dir} NULLS LAST, id ${dir}`,
-  priority: (dir) => `priority ${dir}, id ${dir}`,
-  title: (dir) => `lower(title) ${dir}, id ${dir}`,
+  due_date: ['task.dueDate', 'NULLS LAST'],
+  priority: ['task.priority'],
+  title: ['lower(task.title)'],
 };
-
-export interface TaskRow {
-  id: number;
-  user_id: string;
-  title: string;
-  description: string | null;
-  completed: boolean;
-  priority: number;
-  tags: string[];
-  due_date: Date | null;
-  remind_at: Date | null;
-  recurrence: Recurrence | null;
-  recurrence_until: Date | null;
-  completed_at: Date | null;
-  next_task_id: number | null;
-  version: number;
-  created_at: Date;
-  updated_at: Date;
-}
-
-/** A row as PostgreSQL returns it (snake_case columns) to the entity. */
-export function fromRow(row: TaskRow): TaskEntity {
-  return {
-    id: row.id,
-    userId: row.user_id,
-    title: row.title,
-    description: row.description,
-    completed: row.completed,
-    priority: row.priority,
-    tags: row.tags,
-    dueDate: row.due_date,
-    remindAt: row.remind_at,
-    recurrence: row.recurrence,
-    recurrenceUntil: row.recurrence_until,
-    completedAt: row.completed_at,
-    nextTaskId: row.next_task_id,
-    version: row.version,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-}
-
-/** A change's position in the feed, with what it is. */
-export interface ChangedTask {
-  task: TaskEntity;
-  changeXid: string;
-}
-export interface DeletedTask {
-  taskId: number;
-  changeXid: string;
-}
-/** One page of a changes pass: what `since` did not see and `pass.upto` does, after the key. */
-export interface ChangeWindow extends Pick<ChangesPass, 'upto' | 'afterXid' | 'afterId'> {
-  since?: string;
-  limit: number;
-}
-
-/**
- * Named statements work on a direct connection and through poolers that keep them (PgBouncer
- * 1.21+ with max_prepared_statements, Neon's). A transaction-mode pooler without that answers
- * "prepared statement … does not exist / already exists": then this process switches to unnamed
- * statements for good, says so once, and the read is sent again.
- */
-const PREPARED_STATEMENT_REFUSED = new Set(['26000', '42P05']);
-
-const statementNames = new Map<string, string>();
-/** A stable name per SQL text: PostgreSQL plans a named statement once per connection. */
-function statementName(sql: string): string {
-  let name = statementNames.get(sql);
-  if (!name) {
-    name = `task_${createHash('sha1').update(sql).digest('hex').slice(0, 16)}`;
-    statementNames.set(sql, name);
-  }
-  return name;
-}
-
-/**
- * A change is in the window when the snapshot `upto` sees its transaction, `since` (if any) did
- * not, and it comes after the last one sent. Parameters: see {@link changeWindowParams}.
- */
-function changeWindowSql(idColumn: string, window: ChangeWindow): string {
-  const seenBy = (snapshot: string) =>
-    `pg_visible_in_snapshot(change_xid::text::xid8, ${snapshot}::pg_snapshot)`;
-  return [
-    `(change_xid, ${idColumn}) > ($3::bigint, $4::int)`,
-    `change_xid < pg_snapshot_xmax($2::pg_snapshot)::text::bigint`,
-    seenBy('$2'),
-    ...(window.since === undefined
-      ? []
-      : [`change_xid >= pg_snapshot_xmin($6::pg_snapshot)::text::bigint`, `NOT ${seenBy('$6')}`]),
-  ].join(' AND ');
-}
-
-function changeWindowParams(ownerId: string, window: ChangeWindow): unknown[] {
-  const params = [ownerId, window.upto, window.afterXid, window.afterId, window.limit];
-  return window.since === undefined ? params : [...params, window.since];
-}
 
 /** `%` and `_` in a search are literal characters. */
 const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 /**
- * The only way to the task tables. Every method takes the owner's id and puts it in the query's
- * WHERE clause, so a query that forgets whose tasks it touches cannot be written by accident.
- * Plain SQL over TypeORM's connection: the rows map straight to what the response needs.
+ * The task table, and only it. A thin layer over TypeORM's `Repository<TaskEntity>`: every
+ * method takes the owner's id and keeps it in the query, so a query that forgets whose tasks it
+ * touches cannot be written by accident. Column names and row mapping come from the entity's
+ * metadata. Each statement is built once per shape (query builder, or metadata where TypeORM has
+ * no builder) and reused: no query builder per request, and reads go out as named statements.
+ * Every statement sent is in queries/tasks.repository.sql.
  */
 @Injectable()
 export class TasksRepository {
-  private static readonly logger = new Logger(TasksRepository.name);
-  /** Shared by every instance of a process (transaction-bound ones too), see the fallback. */
-  private static namedStatements = true;
-  private readonly limits: SessionLimits;
+  private readonly toTask: (row: object) => TaskEntity;
+  private readonly statements: TaskStatements;
 
-  constructor(
-    @InjectEntityManager() private readonly manager: EntityManager,
-    @Inject(databaseConfig.KEY) private readonly config: DatabaseConfig,
-  ) {
-    this.limits = config.limits;
-    TasksRepository.namedStatements &&= config.preparedStatements;
+  constructor(@InjectRepository(TaskEntity) private readonly repository: Repository<TaskEntity>) {
+    this.statements = statementsOf(repository, (r) => new TaskStatements(r));
+    this.toTask = this.statements.toTask;
   }
 
-  /**
-   * Runs `work` in one transaction, with a repository bound to it: committed before this
-   * resolves, or rolled back (see inTransaction for the limits and retries).
-   */
-  transaction<T>(
-    work: (tx: TasksRepository) => Promise<T>,
-    options?: TransactionOptions,
-  ): Promise<T> {
-    return inTransaction(
-      this.manager.connection,
-      this.limits,
-      (manager) => work(new TasksRepository(manager, this.config)),
-      options,
-    );
+  /** This repository inside the transaction `tx` (see Transactions). */
+  in(tx: EntityManager): TasksRepository {
+    return new TasksRepository(tx.getRepository(TaskEntity));
   }
 
-  /**
-   * Reads. Outside a transaction they go straight to the pool as named (prepared) statements:
-   * parsed and planned once per connection, and no query-runner object per call.
-   */
-  private async select<T>(sql: string, params: unknown[]): Promise<T[]> {
-    if (TasksRepository.namedStatements && !this.manager.queryRunner) {
-      const pool = (this.manager.connection.driver as PostgresDriver).master as Pool;
-      try {
-        return (await pool.query({ name: statementName(sql), text: sql, values: params }))
-          .rows as T[];
-      } catch (error) {
-        if (!PREPARED_STATEMENT_REFUSED.has(sqlState(error) ?? '')) throw error;
-        if (TasksRepository.namedStatements) {
-          TasksRepository.namedStatements = false;
-          TasksRepository.logger.warn(
-            'The database (or a pooler in front of it) refused a named prepared statement: ' +
-              'using unnamed statements from now on. Set DATABASE_PREPARED_STATEMENTS=false ' +
-              'to start that way.',
-          );
-        }
-      }
-    }
-    return this.manager.query<T[]>(sql, params);
-  }
-
-  private async rows(sql: string, params: unknown[]): Promise<TaskEntity[]> {
-    return (await this.select<TaskRow>(sql, params)).map(fromRow);
+  private get manager(): EntityManager {
+    return this.repository.manager;
   }
 
   async listOwned(
     ownerId: string,
     filter: TaskListFilter,
   ): Promise<{ tasks: TaskEntity[]; total: number }> {
-    const params: unknown[] = [ownerId];
-    const where = ['user_id = $1'];
-    const param = (value: unknown) => `$${params.push(value)}`;
-
-    if (filter.status !== 'all') where.push(`completed = ${param(filter.status === 'completed')}`);
-    if (filter.priorities?.length)
-      where.push(`priority = ANY(${param(filter.priorities)}::smallint[])`);
-    if (filter.tags?.length) {
-      where.push(
-        `EXISTS (SELECT 1 FROM unnest(tags) AS tag WHERE lower(tag) = ANY(${param(filter.tags)}::text[]))`,
-      );
-    }
-    if (filter.dueBefore) where.push(`due_date < ${param(filter.dueBefore)}`);
-    if (filter.dueAfter) where.push(`due_date > ${param(filter.dueAfter)}`);
-    if (filter.overdue === true) where.push(`NOT completed AND due_date < now()`);
-    if (filter.overdue === false)
-      where.push(`(completed OR due_date IS NULL OR due_date >= now())`);
-    if (filter.updatedSince) where.push(`updated_at > ${param(filter.updatedSince)}`);
-    if (filter.search) {
-      const pattern = param(`%${escapeLike(filter.search)}%`);
-      where.push(`(title ILIKE ${pattern} OR description ILIKE ${pattern})`);
-    }
-    const direction = filter.order === 'asc' ? 'ASC' : 'DESC';
-    const conditions = where.join(' AND ');
-    const tasks = await this.rows(
-      `SELECT ${COLUMNS} FROM task WHERE ${conditions}
-       ORDER BY ${ORDER_BY[filter.sort](direction)}
-       LIMIT ${param(filter.limit)} OFFSET ${param(filter.offset)}`,
-      params,
-    );
+    const { page, count } = this.statements.list(filter);
+    const values: ListValues = {
+      ownerId,
+      completed: filter.status === 'completed',
+      priorities: filter.priorities,
+      tags: filter.tags,
+      dueBefore: filter.dueBefore,
+      dueAfter: filter.dueAfter,
+      updatedSince: filter.updatedSince,
+      search: filter.search && `%${escapeLike(filter.search)}%`,
+      limit: filter.limit,
+      offset: filter.offset,
+    };
+    const tasks = (await page.rows(this.manager, values)).map(this.toTask);
     // A page that is not full ends the list, so it tells the total. Only a full page (or one past
     // the end) needs a count, which PostgreSQL answers from the index without the rows' columns.
     const endsHere = tasks.length < filter.limit && (tasks.length > 0 || filter.offset === 0);
     if (endsHere) return { tasks, total: filter.offset + tasks.length };
-    const [{ count }] = await this.select<{ count: number }>(
-      `SELECT count(*)::int AS count FROM task WHERE ${conditions}`,
-      params.slice(0, -2),
-    );
-    return { tasks, total: count };
+    const [{ count: total }] = await count.rows<{ count: number }>(this.manager, values);
+    return { tasks, total };
   }
 
   async findOwned(ownerId: string, id: number): Promise<TaskEntity | null> {
-    const [task] = await this.rows(`SELECT ${COLUMNS} FROM task WHERE id = $1 AND user_id = $2`, [
-      id,
-      ownerId,
-    ]);
-    return task ?? null;
+    const [row] = await this.statements.find.rows(this.manager, { ownerId, id });
+    return row ? this.toTask(row) : null;
   }
 
   /** The row, locked until the transaction ends: concurrent writers of the task queue up. */
   async lockOwned(ownerId: string, id: number): Promise<TaskEntity | null> {
-    const [task] = await this.rows(
-      `SELECT ${COLUMNS} FROM task WHERE id = $1 AND user_id = $2 FOR UPDATE`,
-      [id, ownerId],
-    );
-    return task ?? null;
+    const [row] = await this.statements.lock.rows(this.manager, { ownerId, id });
+    return row ? this.toTask(row) : null;
   }
 
   async lockManyOwned(ownerId: string, ids: number[]): Promise<TaskEntity[]> {
-    return this.rows(
-      `SELECT ${COLUMNS} FROM task WHERE user_id = $1 AND id = ANY($2::int[]) ORDER BY id FOR UPDATE`,
-      [ownerId, ids],
-    );
+    return (await this.statements.lockMany.rows(this.manager, { ownerId, ids })).map(this.toTask);
   }
 
   /**
@@ -313,29 +93,9 @@ export class TasksRepository {
    * snapshot, so it is exact only where creates of one owner are serialised ({@link lockTaskQuota}).
    */
   async createOwned(ownerId: string, task: NewTask, below: number): Promise<TaskEntity | null> {
-    const [created] = await this.rows(
-      `INSERT INTO task (user_id, title, description, completed, priority, tags, due_date,
-         remind_at, recurrence, recurrence_until, completed_at)
-       SELECT $1, $2, $3, $4::boolean, $5::smallint, $6::text[], $7::timestamptz,
-         $8::timestamptz, $9, $10::timestamptz, $11::timestamptz
-       WHERE (SELECT count(*) FROM (SELECT 1 FROM task WHERE user_id = $1 LIMIT $12) owned) < $12
-       RETURNING ${COLUMNS}`,
-      [
-        ownerId,
-        task.title,
-        task.description,
-        task.completed,
-        task.priority,
-        task.tags,
-        task.dueDate,
-        task.remindAt,
-        task.recurrence,
-        task.recurrenceUntil,
-        task.completedAt,
-        below,
-      ],
-    );
-    return created ?? null;
+    const values = { nextTaskId: null, ...task, userId: ownerId, below };
+    const [row] = await this.statements.create.rows(this.manager, values);
+    return row ? this.toTask(row) : null;
   }
 
   /**
@@ -343,159 +103,217 @@ export class TasksRepository {
    * owner's id), so the count in {@link createOwned} sees every task committed before it.
    */
   async lockTaskQuota(ownerId: string): Promise<void> {
-    await this.manager.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 7071))`, [ownerId]);
+    await this.statements.quotaLock.rows(this.manager, { ownerId });
   }
 
   /** Applies `patch` in one statement and returns the row as it is afterwards. */
   async updateOwned(ownerId: string, id: number, patch: TaskPatch): Promise<TaskEntity | null> {
-    const params: unknown[] = [id, ownerId];
-    const sets = Object.entries(patch)
-      .filter(([key, value]) => key in WRITABLE && value !== undefined)
-      .map(([key, value]) => `${WRITABLE[key as keyof TaskPatch]} = $${params.push(value)}`);
-    if (sets.length === 0) sets.push('id = id'); // still a write: the trigger bumps the version
-    // TypeORM answers an UPDATE with [rows, affected count].
-    const [rows] = await this.manager.query<[TaskRow[], number]>(
-      `UPDATE task SET ${sets.join(', ')} WHERE id = $1 AND user_id = $2 RETURNING ${COLUMNS}`,
-      params,
-    );
-    return rows[0] ? fromRow(rows[0]) : null;
+    const update = this.statements.update(patch);
+    const [row] = await update.rows(this.manager, { ...patch, ownerId, id });
+    return row ? this.toTask(row) : null;
   }
 
-  /** Deletes the owner's tasks among `ids` and remembers them for the changes feed. */
+  /** Deletes the owner's tasks among `ids`; returns the ids deleted. */
   async deleteOwned(ownerId: string, ids: number[]): Promise<number[]> {
-    return this.tombstone(
-      `DELETE FROM task WHERE user_id = $1 AND id = ANY($2::int[]) RETURNING id, user_id`,
-      [ownerId, ids],
-    );
+    const rows = await this.statements.delete.rows<{ id: number }>(this.manager, { ownerId, ids });
+    return rows.map((row) => row.id);
   }
 
   async deleteCompletedOwned(ownerId: string): Promise<number[]> {
-    return this.tombstone(
-      `DELETE FROM task WHERE user_id = $1 AND completed RETURNING id, user_id`,
-      [ownerId],
-    );
-  }
-
-  private async tombstone(deleteSql: string, params: unknown[]): Promise<number[]> {
-    const rows = await this.manager.query<{ task_id: number }[]>(
-      `WITH deleted AS (${deleteSql})
-       INSERT INTO task_tombstone (task_id, user_id) SELECT id, user_id FROM deleted
-       RETURNING task_id`,
-      params,
-    );
-    return rows.map((row) => row.task_id);
-  }
-
-  /** The snapshot a changes pass reads up to (`xmin:xmax:xip,…`). */
-  async currentSnapshot(): Promise<string> {
-    const [{ snapshot }] = await this.select<{ snapshot: string }>(
-      'SELECT pg_current_snapshot()::text AS snapshot',
-      [],
-    );
-    return snapshot;
-  }
-
-  /**
-   * The owner's tasks changed in the window, in feed order, at most `window.limit`. `change_xid`
-   * stays a bigint in SQL (an alias cast to text would make ORDER BY sort '1000' before '999',
-   * skipping rows at a page boundary, and miss the index); `pg` hands bigints over as strings.
-   */
-  async changedOwned(ownerId: string, window: ChangeWindow): Promise<ChangedTask[]> {
-    const rows = await this.select<TaskRow & { change_xid: string }>(
-      `SELECT ${COLUMNS}, change_xid FROM task
-       WHERE user_id = $1 AND ${changeWindowSql('id', window)}
-       ORDER BY change_xid, id LIMIT $5`,
-      changeWindowParams(ownerId, window),
-    );
-    return rows.map((row) => ({ task: fromRow(row), changeXid: row.change_xid }));
-  }
-
-  /** The owner's deletions in the window, in feed order, at most `window.limit`. */
-  async deletedOwned(ownerId: string, window: ChangeWindow): Promise<DeletedTask[]> {
-    const rows = await this.select<{ task_id: number; change_xid: string }>(
-      `SELECT task_id, change_xid FROM task_tombstone
-       WHERE user_id = $1 AND ${changeWindowSql('task_id', window)}
-       ORDER BY change_xid, task_id LIMIT $5`,
-      changeWindowParams(ownerId, window),
-    );
-    return rows.map((row) => ({ taskId: row.task_id, changeXid: row.change_xid }));
+    const rows = await this.statements.deleteCompleted.rows<{ id: number }>(this.manager, {
+      ownerId,
+    });
+    return rows.map((row) => row.id);
   }
 
   async statsOwned(ownerId: string): Promise<TaskStats> {
-    const [stats] = await this.select<TaskStats>(
-      `SELECT count(*)::int AS total,
-              count(*) FILTER (WHERE completed)::int AS completed,
-              count(*) FILTER (WHERE NOT completed)::int AS pending,
-              count(*) FILTER (WHERE NOT completed AND due_date < now())::int AS overdue,
-              count(*) FILTER (WHERE NOT completed
-                AND due_date >= date_trunc('day', now(), 'UTC')
-                AND due_date < date_trunc('day', now(), 'UTC') + interval '1 day')::int AS due_today
-       FROM task WHERE user_id = $1`,
-      [ownerId],
-    );
+    const [stats] = await this.statements.stats.rows<TaskStats>(this.manager, { ownerId });
     return stats;
   }
+}
 
-  /**
-   * Claims an idempotency key for this transaction. A concurrent claim of the same key waits for
-   * ours to finish (unique index), then finds the stored reply. Keys older than 24 h are free.
-   */
-  async claimIdempotencyKey(
-    ownerId: string,
-    key: string,
-    requestHash: string,
-  ): Promise<StoredReply | 'claimed'> {
-    const claimed = await this.manager.query<unknown[]>(
-      `INSERT INTO idempotency_key (user_id, key, request_hash) VALUES ($1, $2, $3)
-       ON CONFLICT (user_id, key) DO UPDATE
-         SET request_hash = EXCLUDED.request_hash, response_status = NULL,
-             response_body = NULL, response_etag = NULL, created_at = now()
-         WHERE idempotency_key.created_at < now() - interval '24 hours'
-       RETURNING key`,
-      [ownerId, key, requestHash],
+/**
+ * The task table's statements, each built once (per filter shape, per set of patched fields)
+ * and shared by every TasksRepository of the process, transaction-bound ones included.
+ */
+export class TaskStatements {
+  readonly toTask: (row: object) => TaskEntity;
+  readonly find: Statement<'ownerId' | 'id'>;
+  readonly lock: Statement<'ownerId' | 'id'>;
+  readonly lockMany: Statement<'ownerId' | 'ids'>;
+  readonly create: Statement;
+  readonly quotaLock: Statement<'ownerId'>;
+  readonly delete: Statement<'ownerId' | 'ids'>;
+  readonly deleteCompleted: Statement<'ownerId'>;
+  readonly stats: Statement<'ownerId'>;
+  private readonly lists = new Map<string, { page: Statement; count: Statement }>();
+  private readonly updates = new Map<string, Statement>();
+
+  constructor(private readonly repository: Repository<TaskEntity>) {
+    const { metadata } = repository;
+    this.toTask = rowMapper<TaskEntity>(metadata);
+    const one = () => this.select().where('task.id = :id AND task.userId = :ownerId');
+    this.find = Statement.build(one().setParameters(slots('id', 'ownerId')));
+    this.lock = Statement.build(
+      one().setLock('pessimistic_write').setParameters(slots('id', 'ownerId')),
     );
-    if (claimed.length) return 'claimed';
-    const [stored] = await this.manager.query<
-      {
-        request_hash: string;
-        response_status: number | null;
-        response_body: unknown;
-        response_etag: string | null;
-      }[]
-    >(
-      `SELECT request_hash, response_status, response_body, response_etag
-       FROM idempotency_key WHERE user_id = $1 AND key = $2`,
-      [ownerId, key],
+    this.lockMany = Statement.build(
+      this.select()
+        .where('task.userId = :ownerId AND task.id = ANY(:ids::int[])')
+        .orderBy('task.id')
+        .setLock('pessimistic_write')
+        .setParameters(slots('ownerId', 'ids')),
     );
-    return {
-      requestHash: stored.request_hash,
-      status: stored.response_status,
-      body: stored.response_body,
-      etag: stored.response_etag,
-    };
+    this.create = createWithinQuota(repository);
+    this.quotaLock = Statement.raw(`SELECT pg_advisory_xact_lock(hashtextextended($1, 7071))`, [
+      'ownerId',
+    ]);
+    // UPDATE and DELETE builders name columns only through object conditions.
+    const s = slots('ownerId', 'ids');
+    const deleting = () => repository.createQueryBuilder().delete().returning('id');
+    this.delete = Statement.build(
+      deleting().where({
+        userId: Equal(s.ownerId),
+        id: Raw((id) => `${id} = ANY(:ids::int[])`, { ids: s.ids }),
+      }),
+    );
+    this.deleteCompleted = Statement.build(
+      deleting().where({ userId: Equal(s.ownerId), completed: Raw((completed) => completed) }),
+    );
+    const dueToday = `task.dueDate >= date_trunc('day', now(), 'UTC')
+      AND task.dueDate < date_trunc('day', now(), 'UTC') + interval '1 day'`;
+    this.stats = Statement.build(
+      repository
+        .createQueryBuilder('task')
+        .select('count(*)::int', 'total')
+        .addSelect('count(*) FILTER (WHERE task.completed)::int', 'completed')
+        .addSelect('count(*) FILTER (WHERE NOT task.completed)::int', 'pending')
+        .addSelect(
+          'count(*) FILTER (WHERE NOT task.completed AND task.dueDate < now())::int',
+          'overdue',
+        )
+        .addSelect(`count(*) FILTER (WHERE NOT task.completed AND ${dueToday})::int`, 'due_today')
+        .where('task.userId = :ownerId')
+        .setParameters(slots('ownerId')),
+    );
   }
 
-  async storeIdempotentReply(
-    ownerId: string,
-    key: string,
-    reply: { status: number; body: unknown; etag?: string },
-  ): Promise<void> {
-    await this.manager.query(
-      `UPDATE idempotency_key SET response_status = $3, response_body = $4, response_etag = $5
-       WHERE user_id = $1 AND key = $2`,
-      [ownerId, key, reply.status, JSON.stringify(reply.body), reply.etag ?? null],
-    );
+  /** Every selectable column, named as in the table (so {@link toTask} maps it). */
+  private select(): SelectQueryBuilder<TaskEntity> {
+    const query = this.repository.createQueryBuilder('task').select([]);
+    for (const column of this.repository.metadata.columns.filter((c) => c.isSelect)) {
+      query.addSelect(`task.${column.propertyPath}`, column.databaseName);
+    }
+    return query;
   }
 
-  /** Housekeeping: forgets tombstones and idempotency keys past their retention. */
-  async purgeExpired(tombstoneDays: number, idempotencyHours: number): Promise<void> {
-    await this.manager.query(
-      `DELETE FROM task_tombstone WHERE deleted_at < now() - make_interval(days => $1)`,
-      [tombstoneDays],
-    );
-    await this.manager.query(
-      `DELETE FROM idempotency_key WHERE created_at < now() - make_interval(hours => $1)`,
-      [idempotencyHours],
-    );
+  /** The page and count statements of one filter shape (which filters are set, sort, order). */
+  list(filter: TaskListFilter): { page: Statement; count: Statement } {
+    const shape = [
+      filter.status,
+      !!filter.priorities?.length,
+      !!filter.tags?.length,
+      !!filter.dueBefore,
+      !!filter.dueAfter,
+      filter.overdue,
+      !!filter.updatedSince,
+      !!filter.search,
+      filter.sort,
+      filter.order,
+    ].join('|');
+    let statements = this.lists.get(shape);
+    if (!statements) {
+      const where = (query: SelectQueryBuilder<TaskEntity>) => {
+        const names = ['ownerId'];
+        const and = (condition: string, ...params: string[]) => {
+          query.andWhere(condition);
+          names.push(...params);
+        };
+        query.where('task.userId = :ownerId');
+        if (filter.status !== 'all') and('task.completed = :completed', 'completed');
+        if (filter.priorities?.length)
+          and('task.priority = ANY(:priorities::smallint[])', 'priorities');
+        if (filter.tags?.length) {
+          and(
+            'EXISTS (SELECT 1 FROM unnest(task.tags) AS tag WHERE lower(tag) = ANY(:tags::text[]))',
+            'tags',
+          );
+        }
+        if (filter.dueBefore) and('task.dueDate < :dueBefore', 'dueBefore');
+        if (filter.dueAfter) and('task.dueDate > :dueAfter', 'dueAfter');
+        if (filter.overdue === true) and('NOT task.completed AND task.dueDate < now()');
+        if (filter.overdue === false)
+          and('(task.completed OR task.dueDate IS NULL OR task.dueDate >= now())');
+        if (filter.updatedSince) and('task.updatedAt > :updatedSince', 'updatedSince');
+        if (filter.search)
+          and('(task.title ILIKE :search OR task.description ILIKE :search)', 'search');
+        return query.setParameters(slots(...names));
+      };
+      const direction = filter.order === 'asc' ? 'ASC' : 'DESC';
+      const [sort, nulls] = ORDER[filter.sort];
+      const page = where(this.select())
+        .orderBy(sort, direction, nulls)
+        .addOrderBy('task.id', direction);
+      const count = where(
+        this.repository.createQueryBuilder('task').select('count(*)::int', 'count'),
+      );
+      statements = {
+        page: Statement.build(page).append('LIMIT :limit OFFSET :offset', ['limit', 'offset']),
+        count: Statement.build(count),
+      };
+      this.lists.set(shape, statements);
+    }
+    return statements;
   }
+
+  /** The UPDATE … RETURNING for the set of fields `patch` writes. */
+  update(patch: TaskPatch): Statement {
+    const { metadata } = this.repository;
+    const fields = Object.keys(patch)
+      .filter((key) => metadata.findColumnWithPropertyName(key)?.isUpdate)
+      .sort();
+    const shape = fields.join(',');
+    let statement = this.updates.get(shape);
+    if (!statement) {
+      const s = slots('id', 'ownerId');
+      statement = Statement.build(
+        this.repository
+          .createQueryBuilder()
+          .update()
+          .set(Object.fromEntries(fields.map((field) => [field, () => `:${field}`])))
+          .where({ id: Equal(s.id), userId: Equal(s.ownerId) })
+          .returning(columnList(metadata))
+          .setParameters(slots(...fields)),
+      );
+      this.updates.set(shape, statement);
+    }
+    return statement;
+  }
+}
+
+/**
+ * INSERT … SELECT … WHERE the owner is under the quota: one statement that TypeORM's builders
+ * cannot express, so it is built from the entity's metadata: every column a client or the
+ * service writes (not generated, not database-set), each cast to its column type because a
+ * SELECT list gives PostgreSQL no target type to infer.
+ */
+function createWithinQuota(repository: Repository<TaskEntity>): Statement {
+  const { metadata, manager } = repository;
+  const driver = manager.connection.driver;
+  const columns = metadata.columns.filter(
+    (column) =>
+      column.isInsert && !column.isGenerated && !column.isCreateDate && !column.isUpdateDate,
+  );
+  const owner = columns.findIndex((column) => column.propertyName === 'userId');
+  const values = columns.map(
+    (column, i) => `$${i + 1}::${driver.normalizeType(column)}${column.isArray ? '[]' : ''}`,
+  );
+  const below = `$${columns.length + 1}`;
+  return Statement.raw(
+    `INSERT INTO "${metadata.tableName}" (${columns.map((c) => `"${c.databaseName}"`).join(', ')})
+SELECT ${values.join(', ')}
+WHERE (SELECT count(*) FROM (SELECT 1 FROM "${metadata.tableName}" WHERE "${columns[owner].databaseName}" = $${owner + 1} LIMIT ${below}) owned) < ${below}
+RETURNING ${columnList(metadata)}`,
+    [...columns.map((column) => column.propertyName), 'below'],
+  );
 }

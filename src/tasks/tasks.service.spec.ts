@@ -1,10 +1,22 @@
-import { ConflictException, HttpException, HttpStatus, NotFoundException } from '@nestjs/common';
+import {
+  ConflictException,
+  ForbiddenException,
+  HttpException,
+  HttpStatus,
+  NotFoundException,
+} from '@nestjs/common';
 import { RequestValidationException } from '../common/validation-error';
 import { BulkTasksDto } from './dto/bulk-tasks.dto';
 import { CreateTaskDto } from './dto/create-task.dto';
 import { ListTasksQuery } from './dto/list-tasks.query';
 import { ChangesQuery } from './dto/sync.dto';
-import { encodeCursor } from './changes-cursor';
+import { EntityManager } from 'typeorm';
+import { Transactions } from '../database/transactions';
+import { StoredReply, IdempotencyRepository } from './idempotency/idempotency.repository';
+import { IdempotencyService } from './idempotency/idempotency.service';
+import { encodeCursor } from './sync/changes-cursor';
+import { ChangesRepository } from './sync/changes.repository';
+import { ChangesService } from './sync/changes.service';
 import { TaskEntity } from './task.entity';
 import { TasksRepository } from './tasks.repository';
 import { TasksService } from './tasks.service';
@@ -14,10 +26,14 @@ const NOW = new Date('2026-11-27T12:00:00.000Z');
 const CREATED = new Date('2026-11-25T16:50:49.578Z');
 const UPDATED = new Date('2026-11-26T08:00:00.000Z');
 const KEY = 'b5f0c8a2-retry-key';
+const CALLER = { userId: OWNER };
 
-/** A row as the repository hands it back: a plain object, every column present. */
+/**
+ * A row as the repository hands it back: a plain object. The columns the rules read are spelled
+ * out; a column added later needs no edit here (the service never reads what it does not know).
+ */
 function taskEntity(overrides: Partial<TaskEntity> = {}): TaskEntity {
-  return {
+  const row: Partial<TaskEntity> = {
     id: 17,
     userId: OWNER,
     title: 'Buy milk',
@@ -36,39 +52,46 @@ function taskEntity(overrides: Partial<TaskEntity> = {}): TaskEntity {
     updatedAt: UPDATED,
     ...overrides,
   };
+  return row as TaskEntity;
 }
 
-/** Every repository method whose first parameter is the owner's id. */
-const OWNED_METHODS = [
-  'listOwned',
-  'findOwned',
-  'lockOwned',
-  'lockManyOwned',
-  'createOwned',
-  'lockTaskQuota',
-  'updateOwned',
-  'deleteOwned',
-  'deleteCompletedOwned',
-  'changedOwned',
-  'deletedOwned',
-  'statsOwned',
-  'claimIdempotencyKey',
-  'storeIdempotentReply',
-] as const;
+/** Every repository method whose first parameter is the owner's id, per repository. */
+const OWNED = {
+  tasks: [
+    'listOwned',
+    'findOwned',
+    'lockOwned',
+    'lockManyOwned',
+    'createOwned',
+    'lockTaskQuota',
+    'updateOwned',
+    'deleteOwned',
+    'deleteCompletedOwned',
+    'statsOwned',
+  ],
+  feed: ['changedOwned', 'deletedOwned', 'rememberDeletedOwned'],
+  keys: ['claimOwned', 'findOwned', 'storeReplyOwned'],
+} as const;
 
-function mockRepository(): jest.Mocked<TasksRepository> {
-  const repository = {
-    transaction: jest.fn(),
-    purgeExpired: jest.fn(),
-    currentSnapshot: jest.fn(),
-    ...Object.fromEntries(OWNED_METHODS.map((method) => [method, jest.fn()])),
-  } as unknown as jest.Mocked<TasksRepository>;
-  repository.transaction.mockImplementation((work) => work(repository));
+/** A mock of one of our repositories: its owned methods, `in(tx)` answering itself. */
+function mockOf<R extends { in(tx: EntityManager): R }>(
+  methods: readonly string[],
+  extra: string[] = [],
+): jest.Mocked<R> {
+  const repository = Object.fromEntries(
+    [...methods, ...extra].map((method) => [method, jest.fn()]),
+  ) as unknown as jest.Mocked<R>;
+  (repository as unknown as { in: jest.Mock }).in = jest.fn(() => repository);
   return repository;
 }
 
-function ownedCalls(repository: jest.Mocked<TasksRepository>): unknown[][] {
-  return OWNED_METHODS.flatMap((method) => repository[method].mock.calls as unknown[][]);
+function ownedCalls(repositories: Record<keyof typeof OWNED, object>): unknown[][] {
+  return (Object.keys(OWNED) as (keyof typeof OWNED)[]).flatMap((name) =>
+    OWNED[name].flatMap(
+      (method) =>
+        (repositories[name] as Record<string, jest.Mock>)[method].mock.calls as unknown[][],
+    ),
+  );
 }
 
 /**
@@ -103,54 +126,104 @@ const OUT_OF_RANGE_IDS = [0, -1, 2_147_483_648, 1.5, Number.NaN];
 
 describe(TasksService.name, () => {
   let repository: jest.Mocked<TasksRepository>;
+  let feed: jest.Mocked<ChangesRepository>;
+  let keys: jest.Mocked<IdempotencyRepository>;
+  let transactions: jest.Mocked<Transactions>;
   let service: TasksService;
+
+  /** The key was used before: `claimOwned` refuses and `findOwned` answers what it stored. */
+  function storedReply(reply: StoredReply): void {
+    keys.claimOwned.mockResolvedValue(false);
+    keys.findOwned.mockResolvedValue(reply);
+  }
 
   beforeEach(() => {
     // Only Date is faked: the service awaits promises but never schedules timers.
     jest.useFakeTimers({ now: NOW, doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
-    repository = mockRepository();
-    service = new TasksService(repository);
+    repository = mockOf<TasksRepository>(OWNED.tasks);
+    feed = mockOf<ChangesRepository>(OWNED.feed, ['currentSnapshot']);
+    keys = mockOf<IdempotencyRepository>(OWNED.keys);
+    transactions = {
+      run: jest.fn((work) => work({})),
+    } as unknown as jest.Mocked<Transactions>;
+    service = new TasksService(
+      repository,
+      transactions,
+      new IdempotencyService(keys, transactions),
+      new ChangesService(feed),
+    );
   });
 
   afterEach(() => {
     jest.useRealTimers();
     // The rule the repository's shape exists for: no query without the owner.
-    for (const args of ownedCalls(repository)) {
+    for (const args of ownedCalls({ tasks: repository, feed, keys })) {
       expect(args[0]).toBe(OWNER);
     }
+  });
+
+  describe('ownership', () => {
+    const stranger = { userId: OWNER, pathUserId: 'someone-else' };
+
+    it('should take the owner from the token when the path names no user', () => {
+      expect(service.ownerOf({ userId: OWNER })).toBe(OWNER);
+    });
+
+    it('should accept a path user who is the caller', () => {
+      expect(service.ownerOf({ userId: OWNER, pathUserId: OWNER })).toBe(OWNER);
+    });
+
+    it.each([
+      ['list', () => service.list(stranger, new ListTasksQuery())],
+      ['get', () => service.get(stranger, 17)],
+      ['create', () => service.create(stranger, { title: 'x' })],
+      ['update', () => service.update(stranger, 17, { title: 'x' })],
+      ['complete', () => service.complete(stranger, 17, {})],
+      ['remove', () => service.remove(stranger, 17)],
+      ['bulk', () => service.bulk(stranger, { action: 'delete', ids: [17] })],
+      ['clearCompleted', () => service.clearCompleted(stranger)],
+      ['changes', () => service.changes(stranger, { limit: 10 })],
+      ['stats', () => service.stats(stranger)],
+    ])(
+      'should refuse %s for another user in the path with 403 and touch nothing',
+      async (_name, call) => {
+        const error = await failureOf(call);
+        expect(error).toBeInstanceOf(ForbiddenException);
+        expect((error as ForbiddenException).message).toBe(
+          'Not allowed to access tasks of another user',
+        );
+        expect(ownedCalls({ tasks: repository, feed, keys })).toEqual([]);
+        expect(transactions.run).not.toHaveBeenCalled();
+      },
+    );
   });
 
   describe('create', () => {
     it('should create with the defaults when only a title is given', async () => {
       repository.createOwned.mockResolvedValue(taskEntity());
 
-      await service.create(OWNER, { title: 'Buy milk' });
+      await service.create(CALLER, { title: 'Buy milk' });
 
       expect(repository.createOwned).toHaveBeenCalledTimes(1);
       expect(repository.createOwned.mock.calls[0]).toStrictEqual([
         OWNER,
         {
           title: 'Buy milk',
-          description: null,
           completed: false,
           priority: 2,
           tags: [],
-          dueDate: null,
-          remindAt: null,
-          recurrence: null,
-          recurrenceUntil: null,
           completedAt: null,
         },
         9_900, // far from the default quota of 10,000: one statement, no lock
       ]);
-      expect(repository.transaction).toHaveBeenCalledTimes(1); // every write is one transaction
+      expect(transactions.run).toHaveBeenCalledTimes(1); // every write is one transaction
       expect(repository.lockTaskQuota).not.toHaveBeenCalled();
     });
 
     it('should lock and count again near the quota, and refuse past it with 409', async () => {
       repository.createOwned.mockResolvedValue(null);
 
-      const failure = await failureOf(() => service.create(OWNER, { title: 'One too many' }));
+      const failure = await failureOf(() => service.create(CALLER, { title: 'One too many' }));
 
       expect(failure).toBeInstanceOf(ConflictException);
       expect((failure as ConflictException).message).toMatch(/at most 10000 tasks/);
@@ -164,8 +237,8 @@ describe(TasksService.name, () => {
     it('should create near the quota once the locked count allows it', async () => {
       repository.createOwned.mockResolvedValueOnce(null).mockResolvedValueOnce(taskEntity());
 
-      await expect(service.create(OWNER, { title: 'Last one' })).resolves.toBeDefined();
-      expect(repository.transaction).toHaveBeenCalledTimes(1);
+      await expect(service.create(CALLER, { title: 'Last one' })).resolves.toBeDefined();
+      expect(transactions.run).toHaveBeenCalledTimes(1);
     });
 
     it.each([
@@ -175,7 +248,7 @@ describe(TasksService.name, () => {
     ] as const)('should store priority %p as rank %p', async (priority, rank) => {
       repository.createOwned.mockResolvedValue(taskEntity({ priority: rank }));
 
-      await service.create(OWNER, { title: 'Buy milk', priority });
+      await service.create(CALLER, { title: 'Buy milk', priority });
 
       expect(repository.createOwned.mock.calls[0][1].priority).toBe(rank);
     });
@@ -183,7 +256,7 @@ describe(TasksService.name, () => {
     it('should set completedAt when the task is created completed', async () => {
       repository.createOwned.mockResolvedValue(taskEntity({ completed: true, completedAt: NOW }));
 
-      await service.create(OWNER, { title: 'Buy milk', completed: true });
+      await service.create(CALLER, { title: 'Buy milk', completed: true });
 
       expect(repository.createOwned.mock.calls[0][1]).toMatchObject({
         completed: true,
@@ -197,7 +270,7 @@ describe(TasksService.name, () => {
       const until = new Date('2027-06-01T00:00:00.000Z');
       repository.createOwned.mockResolvedValue(taskEntity());
 
-      await service.create(OWNER, {
+      await service.create(CALLER, {
         title: 'Pay rent',
         description: 'Transfer',
         tags: ['home', 'money'],
@@ -223,12 +296,12 @@ describe(TasksService.name, () => {
 
     it('should refuse a recurrence without a due_date and create nothing', async () => {
       await expectValidationError(
-        () => service.create(OWNER, { title: 'Water plants', recurrence: 'daily' }, KEY),
+        () => service.create(CALLER, { title: 'Water plants', recurrence: 'daily' }, KEY),
         ['body', 'recurrence'],
       );
 
       expect(repository.createOwned).not.toHaveBeenCalled();
-      expect(repository.claimIdempotencyKey).not.toHaveBeenCalled();
+      expect(keys.claimOwned).not.toHaveBeenCalled();
     });
 
     it('should reply with the task in wire shape and its ETag', async () => {
@@ -243,7 +316,7 @@ describe(TasksService.name, () => {
         }),
       );
 
-      const reply = await service.create(OWNER, { title: 'Buy milk' });
+      const reply = await service.create(CALLER, { title: 'Buy milk' });
 
       expect(reply).toStrictEqual({
         body: {
@@ -273,10 +346,10 @@ describe(TasksService.name, () => {
 
     /** Creates once with the key and returns the request hash the service claimed it with. */
     async function firstCreate(): Promise<string> {
-      repository.claimIdempotencyKey.mockResolvedValueOnce('claimed');
+      keys.claimOwned.mockResolvedValueOnce(true);
       repository.createOwned.mockResolvedValueOnce(taskEntity({ id: 9, version: 1 }));
-      await service.create(OWNER, dto, KEY);
-      const [, , hash] = repository.claimIdempotencyKey.mock.calls[0];
+      await service.create(CALLER, dto, KEY);
+      const [, , hash] = keys.claimOwned.mock.calls[0];
       jest.clearAllMocks();
       return hash;
     }
@@ -284,27 +357,27 @@ describe(TasksService.name, () => {
     it('should run a create without a key outside the idempotency store', async () => {
       repository.createOwned.mockResolvedValue(taskEntity());
 
-      const reply = await service.create(OWNER, dto);
+      const reply = await service.create(CALLER, dto);
 
-      expect(repository.claimIdempotencyKey).not.toHaveBeenCalled();
-      expect(repository.storeIdempotentReply).not.toHaveBeenCalled();
+      expect(keys.claimOwned).not.toHaveBeenCalled();
+      expect(keys.storeReplyOwned).not.toHaveBeenCalled();
       expect(reply.replayed).toBeUndefined();
     });
 
     it('should create and store the reply when the key is claimed', async () => {
-      repository.claimIdempotencyKey.mockResolvedValue('claimed');
+      keys.claimOwned.mockResolvedValue(true);
       repository.createOwned.mockResolvedValue(taskEntity({ id: 9, version: 1, priority: 3 }));
 
-      const reply = await service.create(OWNER, dto, KEY);
+      const reply = await service.create(CALLER, dto, KEY);
 
-      expect(repository.transaction).toHaveBeenCalledTimes(1);
-      expect(repository.claimIdempotencyKey).toHaveBeenCalledWith(
+      expect(transactions.run).toHaveBeenCalledTimes(1);
+      expect(keys.claimOwned).toHaveBeenCalledWith(
         OWNER,
         KEY,
         expect.stringMatching(/^[0-9a-f]{64}$/),
       );
       expect(repository.createOwned).toHaveBeenCalledTimes(1);
-      expect(repository.storeIdempotentReply).toHaveBeenCalledWith(OWNER, KEY, {
+      expect(keys.storeReplyOwned).toHaveBeenCalledWith(OWNER, KEY, {
         status: 201,
         body: reply.body,
         etag: '"9-1"',
@@ -316,75 +389,75 @@ describe(TasksService.name, () => {
     it('should replay the stored reply for the same request and create nothing', async () => {
       const hash = await firstCreate();
       const storedBody = { id: 9, title: 'Buy milk', priority: 'high' };
-      repository.claimIdempotencyKey.mockResolvedValue({
+      storedReply({
         requestHash: hash,
-        status: 201,
-        body: storedBody,
-        etag: '"9-1"',
+        responseStatus: 201,
+        responseBody: storedBody,
+        responseEtag: '"9-1"',
       });
 
-      const reply = await service.create(OWNER, { ...dto }, KEY);
+      const reply = await service.create(CALLER, { ...dto }, KEY);
 
-      expect(repository.claimIdempotencyKey).toHaveBeenCalledWith(OWNER, KEY, hash);
+      expect(keys.claimOwned).toHaveBeenCalledWith(OWNER, KEY, hash);
       expect(repository.createOwned).not.toHaveBeenCalled();
-      expect(repository.storeIdempotentReply).not.toHaveBeenCalled();
+      expect(keys.storeReplyOwned).not.toHaveBeenCalled();
       expect(reply).toStrictEqual({ body: storedBody, etag: '"9-1"', replayed: true });
     });
 
     it('should hash the same body the same way whatever its key order or absent fields', async () => {
       const hash = await firstCreate();
-      repository.claimIdempotencyKey.mockResolvedValue('claimed');
+      keys.claimOwned.mockResolvedValue(true);
       repository.createOwned.mockResolvedValue(taskEntity());
 
       await service.create(
-        OWNER,
+        CALLER,
         { tags: ['home'], description: undefined, priority: 'high', title: 'Buy milk' },
         KEY,
       );
 
-      expect(repository.claimIdempotencyKey).toHaveBeenCalledWith(OWNER, KEY, hash);
+      expect(keys.claimOwned).toHaveBeenCalledWith(OWNER, KEY, hash);
     });
 
     it('should refuse the same key with a different body with a 422 on the header', async () => {
       const hash = await firstCreate();
-      repository.claimIdempotencyKey.mockResolvedValue({
+      storedReply({
         requestHash: hash,
-        status: 201,
-        body: {},
-        etag: '"9-1"',
+        responseStatus: 201,
+        responseBody: {},
+        responseEtag: '"9-1"',
       });
 
       await expectValidationError(
-        () => service.create(OWNER, { ...dto, title: 'Buy bread' }, KEY),
+        () => service.create(CALLER, { ...dto, title: 'Buy bread' }, KEY),
         ['header', 'Idempotency-Key'],
       );
 
-      expect(repository.claimIdempotencyKey.mock.calls[0][2]).not.toBe(hash);
+      expect(keys.claimOwned.mock.calls[0][2]).not.toBe(hash);
       expect(repository.createOwned).not.toHaveBeenCalled();
-      expect(repository.storeIdempotentReply).not.toHaveBeenCalled();
+      expect(keys.storeReplyOwned).not.toHaveBeenCalled();
     });
 
     it('should answer 409 while the first request with the key has not finished', async () => {
       const hash = await firstCreate();
-      repository.claimIdempotencyKey.mockResolvedValue({
+      storedReply({
         requestHash: hash,
-        status: null,
-        body: null,
-        etag: null,
+        responseStatus: null,
+        responseBody: null,
+        responseEtag: null,
       });
 
-      await expect(service.create(OWNER, dto, KEY)).rejects.toBeInstanceOf(ConflictException);
+      await expect(service.create(CALLER, dto, KEY)).rejects.toBeInstanceOf(ConflictException);
       expect(repository.createOwned).not.toHaveBeenCalled();
     });
 
     it('should store a bulk reply with status 200 and no ETag', async () => {
-      repository.claimIdempotencyKey.mockResolvedValue('claimed');
+      keys.claimOwned.mockResolvedValue(true);
       repository.deleteOwned.mockResolvedValue([4]);
 
-      const reply = await service.bulk(OWNER, { action: 'delete', ids: [4] }, KEY);
+      const reply = await service.bulk(CALLER, { action: 'delete', ids: [4] }, KEY);
 
       expect(reply).toStrictEqual({ body: { updated: [4], not_found: [] } });
-      expect(repository.storeIdempotentReply).toHaveBeenCalledWith(OWNER, KEY, {
+      expect(keys.storeReplyOwned).toHaveBeenCalledWith(OWNER, KEY, {
         status: 200,
         body: { updated: [4], not_found: [] },
         etag: undefined,
@@ -392,14 +465,14 @@ describe(TasksService.name, () => {
     });
 
     it('should not confuse a bulk request with a create request under the same body', async () => {
-      repository.claimIdempotencyKey.mockResolvedValue('claimed');
+      keys.claimOwned.mockResolvedValue(true);
       repository.createOwned.mockResolvedValue(taskEntity());
       repository.lockManyOwned.mockResolvedValue([]);
 
-      await service.create(OWNER, { title: 'x' }, KEY);
-      await service.bulk(OWNER, { title: 'x' } as unknown as BulkTasksDto, KEY);
+      await service.create(CALLER, { title: 'x' }, KEY);
+      await service.bulk(CALLER, { title: 'x' } as unknown as BulkTasksDto, KEY);
 
-      const [createHash, bulkHash] = repository.claimIdempotencyKey.mock.calls.map((c) => c[2]);
+      const [createHash, bulkHash] = keys.claimOwned.mock.calls.map((c) => c[2]);
       expect(createHash).not.toBe(bulkHash);
     });
   });
@@ -408,7 +481,7 @@ describe(TasksService.name, () => {
     it('should reply with the owned task and its ETag', async () => {
       repository.findOwned.mockResolvedValue(taskEntity({ id: 5, title: 'Walk', version: 7 }));
 
-      const reply = await service.get(OWNER, 5);
+      const reply = await service.get(CALLER, 5);
 
       expect(repository.findOwned).toHaveBeenCalledWith(OWNER, 5);
       expect(reply.body).toMatchObject({ id: 5, title: 'Walk', user_id: OWNER });
@@ -418,23 +491,23 @@ describe(TasksService.name, () => {
     it('should throw NotFoundException when the task is missing or not owned', async () => {
       repository.findOwned.mockResolvedValue(null);
 
-      await expect(service.get(OWNER, 5)).rejects.toThrow(NotFoundException);
-      await expect(service.get(OWNER, 5)).rejects.toThrow('Task not found');
+      await expect(service.get(CALLER, 5)).rejects.toThrow(NotFoundException);
+      await expect(service.get(CALLER, 5)).rejects.toThrow('Task not found');
     });
 
     it.each(OUT_OF_RANGE_IDS)(
       'should throw NotFoundException for id %p without any repository call',
       async (id) => {
-        await expect(service.get(OWNER, id)).rejects.toThrow(NotFoundException);
-        expect(ownedCalls(repository)).toEqual([]);
-        expect(repository.transaction).not.toHaveBeenCalled();
+        await expect(service.get(CALLER, id)).rejects.toThrow(NotFoundException);
+        expect(ownedCalls({ tasks: repository, feed, keys })).toEqual([]);
+        expect(transactions.run).not.toHaveBeenCalled();
       },
     );
 
     it('should accept the largest PostgreSQL integer as an id', async () => {
       repository.findOwned.mockResolvedValue(taskEntity({ id: 2_147_483_647 }));
 
-      await expect(service.get(OWNER, 2_147_483_647)).resolves.toMatchObject({
+      await expect(service.get(CALLER, 2_147_483_647)).resolves.toMatchObject({
         body: { id: 2_147_483_647 },
       });
       expect(repository.findOwned).toHaveBeenCalledWith(OWNER, 2_147_483_647);
@@ -450,7 +523,7 @@ describe(TasksService.name, () => {
     it.each([{}, { title: undefined, description: undefined }])(
       'should refuse an update that sets nothing (%p) with a 422 on the body',
       async (dto) => {
-        await expectValidationError(() => service.update(OWNER, 17, dto), ['body']);
+        await expectValidationError(() => service.update(CALLER, 17, dto), ['body']);
 
         expect(repository.lockOwned).not.toHaveBeenCalled();
         expect(repository.updateOwned).not.toHaveBeenCalled();
@@ -458,7 +531,7 @@ describe(TasksService.name, () => {
     );
 
     it('should pass only the fields that are present, null included', async () => {
-      await service.update(OWNER, 17, {
+      await service.update(CALLER, 17, {
         title: undefined,
         description: null,
         completed: undefined,
@@ -474,7 +547,7 @@ describe(TasksService.name, () => {
     });
 
     it('should pass completed false, which is a value and not an absence', async () => {
-      await service.update(OWNER, 17, { completed: false });
+      await service.update(CALLER, 17, { completed: false });
 
       expect(repository.updateOwned.mock.calls[0][2]).toStrictEqual({ completed: false });
     });
@@ -483,7 +556,7 @@ describe(TasksService.name, () => {
       const due = new Date('2026-12-01T00:00:00.000Z');
       const until = new Date('2027-01-01T00:00:00.000Z');
 
-      await service.update(OWNER, 17, {
+      await service.update(CALLER, 17, {
         title: 'Pay rent',
         priority: 'low',
         tags: ['home'],
@@ -507,7 +580,7 @@ describe(TasksService.name, () => {
     it('should reply with the updated task and its new ETag', async () => {
       repository.updateOwned.mockResolvedValue(taskEntity({ title: 'Buy oat milk', version: 4 }));
 
-      const reply = await service.update(OWNER, 17, { title: 'Buy oat milk' });
+      const reply = await service.update(CALLER, 17, { title: 'Buy oat milk' });
 
       expect(reply.body).toMatchObject({ id: 17, title: 'Buy oat milk' });
       expect(reply.etag).toBe('"17-4"');
@@ -516,12 +589,12 @@ describe(TasksService.name, () => {
     it('should throw NotFoundException and write nothing when the task is not owned', async () => {
       repository.lockOwned.mockResolvedValue(null);
 
-      await expect(service.update(OWNER, 17, { title: 'x' })).rejects.toThrow(NotFoundException);
+      await expect(service.update(CALLER, 17, { title: 'x' })).rejects.toThrow(NotFoundException);
       expect(repository.updateOwned).not.toHaveBeenCalled();
     });
 
     it('should answer 412 and write nothing when If-Match is stale', async () => {
-      await expectPreconditionFailed(() => service.update(OWNER, 17, { title: 'x' }, '"17-2"'));
+      await expectPreconditionFailed(() => service.update(CALLER, 17, { title: 'x' }, '"17-2"'));
 
       expect(repository.lockOwned).toHaveBeenCalledWith(OWNER, 17);
       expect(repository.updateOwned).not.toHaveBeenCalled();
@@ -530,21 +603,21 @@ describe(TasksService.name, () => {
     it.each(['"17-3"', '"17-1", "17-3"', '*'])(
       'should proceed when If-Match %s matches the locked row',
       async (ifMatch) => {
-        await service.update(OWNER, 17, { title: 'x' }, ifMatch);
+        await service.update(CALLER, 17, { title: 'x' }, ifMatch);
 
         expect(repository.updateOwned).toHaveBeenCalledWith(OWNER, 17, { title: 'x' });
       },
     );
 
     it('should not let a weak tag satisfy If-Match', async () => {
-      await expectPreconditionFailed(() => service.update(OWNER, 17, { title: 'x' }, 'W/"17-3"'));
+      await expectPreconditionFailed(() => service.update(CALLER, 17, { title: 'x' }, 'W/"17-3"'));
 
       expect(repository.updateOwned).not.toHaveBeenCalled();
     });
 
     it('should refuse a recurrence on a task without a due date and write nothing', async () => {
       await expectValidationError(
-        () => service.update(OWNER, 17, { recurrence: 'weekly' }),
+        () => service.update(CALLER, 17, { recurrence: 'weekly' }),
         ['body', 'recurrence'],
       );
 
@@ -557,7 +630,7 @@ describe(TasksService.name, () => {
       );
 
       await expectValidationError(
-        () => service.update(OWNER, 17, { due_date: null }),
+        () => service.update(CALLER, 17, { due_date: null }),
         ['body', 'recurrence'],
       );
       expect(repository.updateOwned).not.toHaveBeenCalled();
@@ -569,7 +642,7 @@ describe(TasksService.name, () => {
       );
       repository.createOwned.mockResolvedValue(taskEntity({ id: 18 }));
 
-      await service.update(OWNER, 17, { completed: true });
+      await service.update(CALLER, 17, { completed: true });
 
       expect(repository.createOwned).toHaveBeenCalledTimes(1);
       expect(repository.createOwned.mock.calls[0][1].dueDate).toEqual(
@@ -585,8 +658,8 @@ describe(TasksService.name, () => {
     it.each(OUT_OF_RANGE_IDS)(
       'should throw NotFoundException for id %p without any repository call',
       async (id) => {
-        await expect(service.update(OWNER, id, { title: 'x' })).rejects.toThrow(NotFoundException);
-        expect(ownedCalls(repository)).toEqual([]);
+        await expect(service.update(CALLER, id, { title: 'x' })).rejects.toThrow(NotFoundException);
+        expect(ownedCalls({ tasks: repository, feed, keys })).toEqual([]);
       },
     );
   });
@@ -613,7 +686,7 @@ describe(TasksService.name, () => {
     it('should complete an open task when no body is given', async () => {
       repository.lockOwned.mockResolvedValue(taskEntity({ completed: false }));
 
-      const reply = await service.complete(OWNER, 17, {});
+      const reply = await service.complete(CALLER, 17, {});
 
       expect(repository.updateOwned.mock.calls[0]).toStrictEqual([
         OWNER,
@@ -627,7 +700,7 @@ describe(TasksService.name, () => {
     it('should reopen a completed task when no body is given, clearing completedAt', async () => {
       repository.lockOwned.mockResolvedValue(taskEntity({ completed: true, completedAt: UPDATED }));
 
-      await service.complete(OWNER, 17, {});
+      await service.complete(CALLER, 17, {});
 
       expect(repository.updateOwned.mock.calls[0][2]).toStrictEqual({
         completed: false,
@@ -638,7 +711,7 @@ describe(TasksService.name, () => {
     it('should leave completedAt alone when completed is set to what it already is', async () => {
       repository.lockOwned.mockResolvedValue(taskEntity({ completed: true, completedAt: UPDATED }));
 
-      await service.complete(OWNER, 17, { completed: true });
+      await service.complete(CALLER, 17, { completed: true });
 
       expect(repository.updateOwned.mock.calls[0][2]).toStrictEqual({ completed: true });
     });
@@ -647,7 +720,7 @@ describe(TasksService.name, () => {
       repository.lockOwned.mockResolvedValue(monthly());
       repository.createOwned.mockResolvedValue(monthly({ id: 42 }));
 
-      const reply = await service.complete(OWNER, 17, {});
+      const reply = await service.complete(CALLER, 17, {});
 
       expect(repository.createOwned).toHaveBeenCalledTimes(1);
       expect(repository.createOwned.mock.calls[0]).toStrictEqual([
@@ -678,7 +751,7 @@ describe(TasksService.name, () => {
     it('should create nothing when the task already has a next occurrence', async () => {
       repository.lockOwned.mockResolvedValue(monthly({ nextTaskId: 30 }));
 
-      await service.complete(OWNER, 17, {});
+      await service.complete(CALLER, 17, {});
 
       expect(repository.createOwned).not.toHaveBeenCalled();
       expect(repository.updateOwned.mock.calls[0][2]).toStrictEqual({
@@ -692,7 +765,7 @@ describe(TasksService.name, () => {
         monthly({ recurrenceUntil: new Date('2026-02-28T09:59:59.999Z') }),
       );
 
-      await service.complete(OWNER, 17, { completed: true });
+      await service.complete(CALLER, 17, { completed: true });
 
       expect(repository.createOwned).not.toHaveBeenCalled();
       expect(repository.updateOwned.mock.calls[0][2]).not.toHaveProperty('nextTaskId');
@@ -703,7 +776,7 @@ describe(TasksService.name, () => {
       repository.lockOwned.mockResolvedValue(monthly({ recurrenceUntil: until }));
       repository.createOwned.mockResolvedValue(monthly({ id: 43 }));
 
-      await service.complete(OWNER, 17, { completed: true });
+      await service.complete(CALLER, 17, { completed: true });
 
       expect(repository.createOwned).toHaveBeenCalledTimes(1);
       expect(repository.createOwned.mock.calls[0][1]).toMatchObject({
@@ -715,7 +788,7 @@ describe(TasksService.name, () => {
     it('should create nothing when completed:true is sent for an already completed task', async () => {
       repository.lockOwned.mockResolvedValue(monthly({ completed: true, completedAt: UPDATED }));
 
-      await service.complete(OWNER, 17, { completed: true });
+      await service.complete(CALLER, 17, { completed: true });
 
       expect(repository.createOwned).not.toHaveBeenCalled();
     });
@@ -723,7 +796,7 @@ describe(TasksService.name, () => {
     it('should create nothing when a recurring task is reopened', async () => {
       repository.lockOwned.mockResolvedValue(monthly({ completed: true, completedAt: UPDATED }));
 
-      await service.complete(OWNER, 17, {});
+      await service.complete(CALLER, 17, {});
 
       expect(repository.createOwned).not.toHaveBeenCalled();
       expect(repository.updateOwned.mock.calls[0][2]).toStrictEqual({
@@ -735,7 +808,7 @@ describe(TasksService.name, () => {
     it('should answer 412 and change nothing when If-Match is stale', async () => {
       repository.lockOwned.mockResolvedValue(monthly({ version: 5 }));
 
-      await expectPreconditionFailed(() => service.complete(OWNER, 17, {}, '"17-4"'));
+      await expectPreconditionFailed(() => service.complete(CALLER, 17, {}, '"17-4"'));
 
       expect(repository.createOwned).not.toHaveBeenCalled();
       expect(repository.updateOwned).not.toHaveBeenCalled();
@@ -744,15 +817,15 @@ describe(TasksService.name, () => {
     it('should throw NotFoundException when the task is missing or not owned', async () => {
       repository.lockOwned.mockResolvedValue(null);
 
-      await expect(service.complete(OWNER, 17, {})).rejects.toThrow(NotFoundException);
+      await expect(service.complete(CALLER, 17, {})).rejects.toThrow(NotFoundException);
       expect(repository.updateOwned).not.toHaveBeenCalled();
     });
 
     it.each(OUT_OF_RANGE_IDS)(
       'should throw NotFoundException for id %p without any repository call',
       async (id) => {
-        await expect(service.complete(OWNER, id, {})).rejects.toThrow(NotFoundException);
-        expect(ownedCalls(repository)).toEqual([]);
+        await expect(service.complete(CALLER, id, {})).rejects.toThrow(NotFoundException);
+        expect(ownedCalls({ tasks: repository, feed, keys })).toEqual([]);
       },
     );
   });
@@ -761,9 +834,9 @@ describe(TasksService.name, () => {
     it('should delete the owned task in a transaction without locking it first when there is no If-Match', async () => {
       repository.deleteOwned.mockResolvedValue([17]);
 
-      await expect(service.remove(OWNER, 17)).resolves.toBeUndefined();
+      await expect(service.remove(CALLER, 17)).resolves.toBeUndefined();
 
-      expect(repository.transaction).toHaveBeenCalledTimes(1);
+      expect(transactions.run).toHaveBeenCalledTimes(1);
       expect(repository.deleteOwned).toHaveBeenCalledWith(OWNER, [17]);
       expect(repository.lockOwned).not.toHaveBeenCalled();
     });
@@ -771,13 +844,13 @@ describe(TasksService.name, () => {
     it('should throw NotFoundException when nothing was deleted', async () => {
       repository.deleteOwned.mockResolvedValue([]);
 
-      await expect(service.remove(OWNER, 17)).rejects.toThrow(NotFoundException);
+      await expect(service.remove(CALLER, 17)).rejects.toThrow(NotFoundException);
     });
 
     it('should answer 412 and delete nothing when If-Match is stale', async () => {
       repository.lockOwned.mockResolvedValue(taskEntity({ version: 2 }));
 
-      await expectPreconditionFailed(() => service.remove(OWNER, 17, '"17-1"'));
+      await expectPreconditionFailed(() => service.remove(CALLER, 17, '"17-1"'));
 
       expect(repository.lockOwned).toHaveBeenCalledWith(OWNER, 17);
       expect(repository.deleteOwned).not.toHaveBeenCalled();
@@ -787,7 +860,7 @@ describe(TasksService.name, () => {
       repository.lockOwned.mockResolvedValue(taskEntity({ version: 2 }));
       repository.deleteOwned.mockResolvedValue([17]);
 
-      await service.remove(OWNER, 17, '"17-2"');
+      await service.remove(CALLER, 17, '"17-2"');
 
       expect(repository.deleteOwned).toHaveBeenCalledWith(OWNER, [17]);
     });
@@ -795,15 +868,15 @@ describe(TasksService.name, () => {
     it('should throw NotFoundException for a missing task even with If-Match', async () => {
       repository.lockOwned.mockResolvedValue(null);
 
-      await expect(service.remove(OWNER, 17, '*')).rejects.toThrow(NotFoundException);
+      await expect(service.remove(CALLER, 17, '*')).rejects.toThrow(NotFoundException);
       expect(repository.deleteOwned).not.toHaveBeenCalled();
     });
 
     it.each(OUT_OF_RANGE_IDS)(
       'should throw NotFoundException for id %p without any repository call',
       async (id) => {
-        await expect(service.remove(OWNER, id)).rejects.toThrow(NotFoundException);
-        expect(ownedCalls(repository)).toEqual([]);
+        await expect(service.remove(CALLER, id)).rejects.toThrow(NotFoundException);
+        expect(ownedCalls({ tasks: repository, feed, keys })).toEqual([]);
       },
     );
   });
@@ -822,7 +895,10 @@ describe(TasksService.name, () => {
         taskEntity({ id: 7 }),
       ]);
 
-      const reply = await service.bulk(OWNER, { action: 'complete', ids: [7, 99, 3, 7, 1, 98, 3] });
+      const reply = await service.bulk(CALLER, {
+        action: 'complete',
+        ids: [7, 99, 3, 7, 1, 98, 3],
+      });
 
       expect(repository.lockManyOwned).toHaveBeenCalledWith(OWNER, [7, 99, 3, 1, 98]);
       expect(reply.body).toStrictEqual({ updated: [7, 3, 1], not_found: [99, 98] });
@@ -831,7 +907,7 @@ describe(TasksService.name, () => {
     it('should never send out-of-range ids to the repository and count them as not found', async () => {
       repository.lockManyOwned.mockResolvedValue([taskEntity({ id: 5 })]);
 
-      const reply = await service.bulk(OWNER, {
+      const reply = await service.bulk(CALLER, {
         action: 'complete',
         ids: [0, 5, -1, 2_147_483_648, 6],
       });
@@ -847,7 +923,7 @@ describe(TasksService.name, () => {
         taskEntity({ id: 3, completed: false }),
       ]);
 
-      const reply = await service.bulk(OWNER, { action: 'complete', ids: [1, 2, 3] });
+      const reply = await service.bulk(CALLER, { action: 'complete', ids: [1, 2, 3] });
 
       expect(repository.updateOwned.mock.calls).toStrictEqual([
         [OWNER, 1, { completed: true, completedAt: NOW }],
@@ -862,7 +938,7 @@ describe(TasksService.name, () => {
         taskEntity({ id: 2, completed: true, completedAt: UPDATED }),
       ]);
 
-      await service.bulk(OWNER, { action: 'reopen', ids: [1, 2] });
+      await service.bulk(CALLER, { action: 'reopen', ids: [1, 2] });
 
       expect(repository.updateOwned.mock.calls).toStrictEqual([
         [OWNER, 2, { completed: false, completedAt: null }],
@@ -875,7 +951,7 @@ describe(TasksService.name, () => {
       ]);
       repository.createOwned.mockResolvedValue(taskEntity({ id: 50 }));
 
-      await service.bulk(OWNER, { action: 'complete', ids: [1] });
+      await service.bulk(CALLER, { action: 'complete', ids: [1] });
 
       expect(repository.createOwned).toHaveBeenCalledTimes(1);
       expect(repository.createOwned.mock.calls[0][1].dueDate).toEqual(
@@ -887,7 +963,7 @@ describe(TasksService.name, () => {
     it('should delete through deleteOwned without locking or updating', async () => {
       repository.deleteOwned.mockResolvedValue([4, 2]);
 
-      const reply = await service.bulk(OWNER, { action: 'delete', ids: [2, 3, 4, 2, 0] });
+      const reply = await service.bulk(CALLER, { action: 'delete', ids: [2, 3, 4, 2, 0] });
 
       expect(repository.deleteOwned).toHaveBeenCalledWith(OWNER, [2, 3, 4]);
       expect(repository.lockManyOwned).not.toHaveBeenCalled();
@@ -903,12 +979,12 @@ describe(TasksService.name, () => {
       Object.assign(new ChangesQuery(), { since, limit });
 
     it('should list every task on a first sync, and no deletions, in one pass', async () => {
-      repository.currentSnapshot.mockResolvedValue('812:815:813');
-      repository.changedOwned.mockResolvedValue([changed(17, '700')]);
+      feed.currentSnapshot.mockResolvedValue('812:815:813');
+      feed.changedOwned.mockResolvedValue([changed(17, '700')]);
 
-      const answer = await service.changes(OWNER, query());
+      const answer = await service.changes(CALLER, query());
 
-      expect(repository.changedOwned).toHaveBeenCalledWith(OWNER, {
+      expect(feed.changedOwned).toHaveBeenCalledWith(OWNER, {
         upto: '812:815:813',
         deletions: false,
         afterXid: '0',
@@ -916,7 +992,7 @@ describe(TasksService.name, () => {
         since: undefined,
         limit: 501,
       });
-      expect(repository.deletedOwned).not.toHaveBeenCalled();
+      expect(feed.deletedOwned).not.toHaveBeenCalled();
       expect(answer).toEqual({
         tasks: [expect.objectContaining({ id: 17 })],
         deleted_ids: [],
@@ -927,20 +1003,20 @@ describe(TasksService.name, () => {
     });
 
     it('should page through tasks, then deletions, then start the next pass at its snapshot', async () => {
-      repository.currentSnapshot.mockResolvedValueOnce('900:900:');
-      repository.changedOwned
+      feed.currentSnapshot.mockResolvedValueOnce('900:900:');
+      feed.changedOwned
         .mockResolvedValueOnce([changed(1, '850'), changed(2, '850'), changed(3, '851')])
         .mockResolvedValueOnce([changed(3, '851')]);
-      repository.deletedOwned
+      feed.deletedOwned
         .mockResolvedValueOnce([
           { taskId: 9, changeXid: '860' },
           { taskId: 8, changeXid: '861' },
         ])
         .mockResolvedValueOnce([{ taskId: 8, changeXid: '861' }]);
 
-      const first = await service.changes(OWNER, query(encodeCursor({ since: '800:800:' }), 2));
-      const second = await service.changes(OWNER, query(first.cursor, 2));
-      const third = await service.changes(OWNER, query(second.cursor, 2));
+      const first = await service.changes(CALLER, query(encodeCursor({ since: '800:800:' }), 2));
+      const second = await service.changes(CALLER, query(first.cursor, 2));
+      const third = await service.changes(CALLER, query(second.cursor, 2));
 
       expect([first, second, third].map((a) => [a.tasks.map((t) => t.id), a.deleted_ids])).toEqual([
         [[1, 2], []],
@@ -949,26 +1025,26 @@ describe(TasksService.name, () => {
       ]);
       expect([first, second, third].map((a) => a.has_more)).toEqual([true, true, false]);
       const pass = { since: '800:800:', upto: '900:900:' };
-      expect(repository.changedOwned.mock.calls).toEqual([
+      expect(feed.changedOwned.mock.calls).toEqual([
         [OWNER, { ...pass, deletions: false, afterXid: '0', afterId: 0, limit: 3 }],
         [OWNER, { ...pass, deletions: false, afterXid: '850', afterId: 2, limit: 3 }],
       ]);
-      expect(repository.deletedOwned.mock.calls).toEqual([
+      expect(feed.deletedOwned.mock.calls).toEqual([
         [OWNER, { ...pass, deletions: false, afterXid: '0', afterId: 0, limit: 2 }],
         [OWNER, { ...pass, deletions: true, afterXid: '860', afterId: 9, limit: 3 }],
       ]);
-      expect(repository.currentSnapshot).toHaveBeenCalledTimes(1);
+      expect(feed.currentSnapshot).toHaveBeenCalledTimes(1);
       expect(decode(third.cursor)).toBe('c2/900:900:');
     });
 
     it('should accept a cursor issued before paging as the start of a pass', async () => {
-      repository.currentSnapshot.mockResolvedValue('901:903:902');
-      repository.changedOwned.mockResolvedValue([]);
-      repository.deletedOwned.mockResolvedValue([{ taskId: 4, changeXid: '880' }]);
+      feed.currentSnapshot.mockResolvedValue('901:903:902');
+      feed.changedOwned.mockResolvedValue([]);
+      feed.deletedOwned.mockResolvedValue([{ taskId: 4, changeXid: '880' }]);
 
-      const answer = await service.changes(OWNER, query(base64url('s:812:815:813')));
+      const answer = await service.changes(CALLER, query(base64url('s:812:815:813')));
 
-      expect(repository.deletedOwned).toHaveBeenCalledWith(
+      expect(feed.deletedOwned).toHaveBeenCalledWith(
         OWNER,
         expect.objectContaining({ since: '812:815:813', upto: '901:903:902' }),
       );
@@ -997,9 +1073,9 @@ describe(TasksService.name, () => {
       base64url('c2/5:9:/5:9:/t/0/0/extra'),
       base64url('c2/5:9:/5:9:'),
     ])('should refuse the cursor %p with a 422 on since and query nothing', async (cursor) => {
-      await expectValidationError(() => service.changes(OWNER, query(cursor)), ['query', 'since']);
-      expect(ownedCalls(repository)).toEqual([]);
-      expect(repository.currentSnapshot).not.toHaveBeenCalled();
+      await expectValidationError(() => service.changes(CALLER, query(cursor)), ['query', 'since']);
+      expect(ownedCalls({ tasks: repository, feed, keys })).toEqual([]);
+      expect(feed.currentSnapshot).not.toHaveBeenCalled();
     });
   });
 
@@ -1015,7 +1091,7 @@ describe(TasksService.name, () => {
         offset: 20,
       });
 
-      const page = await service.list(OWNER, query);
+      const page = await service.list(CALLER, query);
 
       expect(repository.listOwned).toHaveBeenCalledWith(
         OWNER,
@@ -1036,7 +1112,7 @@ describe(TasksService.name, () => {
     it('should default to newest first', async () => {
       repository.listOwned.mockResolvedValue({ tasks: [], total: 0 });
 
-      await service.list(OWNER, new ListTasksQuery());
+      await service.list(CALLER, new ListTasksQuery());
 
       expect(repository.listOwned).toHaveBeenCalledWith(
         OWNER,
@@ -1049,7 +1125,7 @@ describe(TasksService.name, () => {
     it('should count the deleted tasks', async () => {
       repository.deleteCompletedOwned.mockResolvedValue([3, 8]);
 
-      await expect(service.clearCompleted(OWNER)).resolves.toEqual({ deleted: 2 });
+      await expect(service.clearCompleted(CALLER)).resolves.toEqual({ deleted: 2 });
       expect(repository.deleteCompletedOwned).toHaveBeenCalledWith(OWNER);
     });
   });
@@ -1059,7 +1135,7 @@ describe(TasksService.name, () => {
       const stats = { total: 5, completed: 2, pending: 3, overdue: 1, due_today: 1 };
       repository.statsOwned.mockResolvedValue(stats);
 
-      await expect(service.stats(OWNER)).resolves.toEqual(stats);
+      await expect(service.stats(CALLER)).resolves.toEqual(stats);
       expect(repository.statsOwned).toHaveBeenCalledWith(OWNER);
     });
   });

@@ -1,13 +1,5 @@
-import {
-  ConflictException,
-  HttpException,
-  HttpStatus,
-  Inject,
-  Injectable,
-  NotFoundException,
-  Optional,
-} from '@nestjs/common';
-import { createHash } from 'node:crypto';
+import { ForbiddenException, HttpStatus, Inject, Injectable, Optional } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
 import { etagMatches } from '../common/etag';
 import { tasksConfig, TasksConfig } from '../config/configuration';
 import { RequestValidationException } from '../common/validation-error';
@@ -21,14 +13,19 @@ import {
   ClearTasksResponse,
   TaskStatsResponse,
 } from './dto/sync.dto';
+import { toTaskFields } from './dto/task-fields.dto';
 import { TaskResponse } from './dto/task.response';
 import { UpdateTaskDto } from './dto/update-task.dto';
+import { IdempotencyService } from './idempotency/idempotency.service';
 import { nextOccurrence } from './recurrence';
 import { Reply } from './reply';
-import { priorityToRank, TaskEntity } from './task.entity';
+import { ChangesService } from './sync/changes.service';
+import { NewTask, priorityToRank, TaskEntity, taskFieldsOf, TaskPatch } from './task.entity';
+import { TaskCaller } from './task.types';
+import { TaskNotFound, TaskPreconditionFailed, TaskQuotaReached } from './tasks.errors';
 import { etagOf, toTaskResponse } from './tasks.mapper';
-import { ChangesPass, decodeCursor, encodeCursor } from './changes-cursor';
-import { DeletedTask, NewTask, TaskPatch, TasksRepository } from './tasks.repository';
+import { TasksRepository } from './tasks.repository';
+import { Transactions } from '../database/transactions';
 
 /** Ids are PostgreSQL `integer`s: anything outside cannot exist, so it is simply not found. */
 const MAX_TASK_ID = 2_147_483_647;
@@ -49,20 +46,38 @@ export interface TaskPage {
   offset: number;
 }
 
-/** Every task rule. The caller's id comes from the verified token, never from the request. */
+/**
+ * Every task rule, ownership first: each method resolves whose tasks the caller may touch
+ * ({@link ownerOf}), and the repository keeps that owner in every query, so another user's task
+ * is simply not found.
+ */
 @Injectable()
 export class TasksService {
   private readonly maxTasks: number;
 
   constructor(
     private readonly repository: TasksRepository,
+    private readonly transactions: Transactions,
+    private readonly idempotency: IdempotencyService,
+    private readonly changesFeed: ChangesService,
     @Optional() @Inject(tasksConfig.KEY) config?: TasksConfig,
   ) {
     this.maxTasks = config?.maxTasksPerUser ?? 10_000;
   }
 
-  async list(ownerId: string, query: ListTasksQuery): Promise<TaskPage> {
-    const { tasks, total } = await this.repository.listOwned(ownerId, {
+  /**
+   * The owner of the tasks a request may touch: always the token's user. The user-scoped route
+   * family names a user in its path; naming anyone else is refused (403), never followed.
+   */
+  ownerOf(caller: TaskCaller): string {
+    if (caller.pathUserId !== undefined && caller.pathUserId !== caller.userId) {
+      throw new ForbiddenException('Not allowed to access tasks of another user');
+    }
+    return caller.userId;
+  }
+
+  async list(caller: TaskCaller, query: ListTasksQuery): Promise<TaskPage> {
+    const { tasks, total } = await this.repository.listOwned(this.ownerOf(caller), {
       status: query.status,
       priorities: query.priority?.map(priorityToRank),
       tags: query.tags,
@@ -79,35 +94,31 @@ export class TasksService {
     return { tasks: tasks.map(toTaskResponse), total, limit: query.limit, offset: query.offset };
   }
 
-  async get(ownerId: string, id: number): Promise<Reply<TaskResponse>> {
+  async get(caller: TaskCaller, id: number): Promise<Reply<TaskResponse>> {
+    const ownerId = this.ownerOf(caller);
     const task = isTaskId(id) ? await this.repository.findOwned(ownerId, id) : null;
     return replyWith(found(task));
   }
 
   async create(
-    ownerId: string,
+    caller: TaskCaller,
     dto: CreateTaskDto,
     idempotencyKey?: string,
   ): Promise<Reply<TaskResponse>> {
+    const ownerId = this.ownerOf(caller);
     const completed = dto.completed ?? false;
-    const fields = {
+    const task: NewTask = {
+      ...toTaskFields(dto),
       title: dto.title,
-      description: dto.description ?? null,
       completed,
       priority: priorityToRank(dto.priority ?? 'medium'),
       tags: dto.tags ?? [],
-      dueDate: dto.due_date ?? null,
-      remindAt: dto.remind_at ?? null,
-      recurrence: dto.recurrence ?? null,
-      recurrenceUntil: dto.recurrence_until ?? null,
       completedAt: completed ? new Date() : null,
     };
-    assertRecurrenceHasDueDate(fields);
-    return this.idempotent(
-      ownerId,
-      idempotencyKey,
-      { operation: 'create', payload: dto, status: HttpStatus.CREATED },
-      async (tx) => replyWith(await this.createWithinQuota(tx, ownerId, fields)),
+    assertRecurrenceHasDueDate(task);
+    const request = { operation: 'create', payload: dto, status: HttpStatus.CREATED };
+    return this.idempotency.once(ownerId, idempotencyKey, request, async (tx) =>
+      replyWith(await this.createWithinQuota(this.repository.in(tx), ownerId, task)),
     );
   }
 
@@ -127,32 +138,19 @@ export class TasksService {
     }
     await tx.lockTaskQuota(ownerId);
     const created = await tx.createOwned(ownerId, task, this.maxTasks);
-    if (!created) {
-      throw new ConflictException(
-        `Task limit reached: a user can hold at most ${this.maxTasks} tasks; delete some first`,
-      );
-    }
+    if (!created) throw new TaskQuotaReached(this.maxTasks);
     return created;
   }
 
   /** PUT and PATCH alike: merge what is present. An update that sets nothing is a client error. */
   async update(
-    ownerId: string,
+    caller: TaskCaller,
     id: number,
     dto: UpdateTaskDto,
     ifMatch?: string,
   ): Promise<Reply<TaskResponse>> {
-    const patch = definedOnly<TaskPatch>({
-      title: dto.title,
-      description: dto.description,
-      completed: dto.completed,
-      priority: dto.priority && priorityToRank(dto.priority),
-      tags: dto.tags,
-      dueDate: dto.due_date,
-      remindAt: dto.remind_at,
-      recurrence: dto.recurrence,
-      recurrenceUntil: dto.recurrence_until,
-    });
+    const ownerId = this.ownerOf(caller);
+    const patch: TaskPatch = toTaskFields(dto);
     if (Object.keys(patch).length === 0) {
       throw RequestValidationException.single(
         ['body'],
@@ -165,37 +163,41 @@ export class TasksService {
 
   /** With `completed` given it is set; without, it toggles. */
   async complete(
-    ownerId: string,
+    caller: TaskCaller,
     id: number,
     dto: CompleteTaskDto,
     ifMatch?: string,
   ): Promise<Reply<TaskResponse>> {
-    return this.write(ownerId, id, ifMatch, (current) => ({
+    return this.write(this.ownerOf(caller), id, ifMatch, (current) => ({
       completed: dto.completed ?? !current.completed,
     }));
   }
 
-  async remove(ownerId: string, id: number, ifMatch?: string): Promise<void> {
+  async remove(caller: TaskCaller, id: number, ifMatch?: string): Promise<void> {
+    const ownerId = this.ownerOf(caller);
     if (!isTaskId(id)) found(null);
-    const deleted = await this.repository.transaction(async (tx) => {
+    const deleted = await this.transactions.run(async (manager) => {
+      const tx = this.repository.in(manager);
       if (ifMatch !== undefined) assertMatches(found(await tx.lockOwned(ownerId, id)), ifMatch);
-      return tx.deleteOwned(ownerId, [id]);
+      return this.delete(manager, ownerId, await tx.deleteOwned(ownerId, [id]));
     });
     if (deleted.length === 0) found(null);
   }
 
   async bulk(
-    ownerId: string,
+    caller: TaskCaller,
     dto: BulkTasksDto,
     idempotencyKey?: string,
   ): Promise<Reply<BulkResultResponse>> {
+    const ownerId = this.ownerOf(caller);
     const ids = [...new Set(dto.ids)];
     const candidates = ids.filter(isTaskId);
     const request = { operation: 'bulk', payload: dto, status: HttpStatus.OK };
-    return this.idempotent(ownerId, idempotencyKey, request, async (tx) => {
+    return this.idempotency.once(ownerId, idempotencyKey, request, async (manager) => {
+      const tx = this.repository.in(manager);
       let updated: number[];
       if (dto.action === 'delete') {
-        updated = await tx.deleteOwned(ownerId, candidates);
+        updated = await this.delete(manager, ownerId, await tx.deleteOwned(ownerId, candidates));
       } else {
         const completed = dto.action === 'complete';
         const tasks = await tx.lockManyOwned(ownerId, candidates);
@@ -214,64 +216,30 @@ export class TasksService {
     });
   }
 
-  async clearCompleted(ownerId: string): Promise<ClearTasksResponse> {
-    const deleted = await this.repository.transaction((tx) => tx.deleteCompletedOwned(ownerId));
+  async clearCompleted(caller: TaskCaller): Promise<ClearTasksResponse> {
+    const ownerId = this.ownerOf(caller);
+    const deleted = await this.transactions.run(async (manager) =>
+      this.delete(
+        manager,
+        ownerId,
+        await this.repository.in(manager).deleteCompletedOwned(ownerId),
+      ),
+    );
     return { deleted: deleted.length };
   }
 
-  /**
-   * One page of the changes feed (see ChangesCursor): tasks first, then deletions, at most
-   * `limit` items in all. Each page is one statement per kind, so no request holds a
-   * transaction, and any API process can answer the next page.
-   */
-  async changes(ownerId: string, query: ChangesQuery): Promise<ChangesResponse> {
-    const { since, pass: current } = query.since === undefined ? {} : decodeCursor(query.since);
-    const pass = current ?? {
-      upto: await this.repository.currentSnapshot(),
-      deletions: false,
-      afterXid: '0',
-      afterId: 0,
-    };
-    const window = (limit: number) => ({ ...pass, since, limit });
-    const more = query.limit + 1; // one beyond the page tells whether there is more
-
-    const changed = pass.deletions ? [] : await this.repository.changedOwned(ownerId, window(more));
-    const tasks = changed.slice(0, query.limit);
-    let next: ChangesPass | undefined;
-    if (changed.length > query.limit) {
-      const last = tasks[tasks.length - 1];
-      next = { ...pass, afterXid: last.changeXid, afterId: last.task.id };
-    }
-    let deleted: DeletedTask[] = [];
-    if (!next && since !== undefined) {
-      // A first sync lists what exists: there is nothing it could have deleted.
-      const from = pass.deletions ? pass : { ...pass, afterXid: '0', afterId: 0 };
-      const room = query.limit - tasks.length;
-      const found = await this.repository.deletedOwned(ownerId, {
-        ...from,
-        since,
-        limit: room + 1,
-      });
-      deleted = found.slice(0, room);
-      if (found.length > room) {
-        const last = deleted[deleted.length - 1] as DeletedTask | undefined;
-        next = {
-          ...from,
-          deletions: true,
-          ...(last && { afterXid: last.changeXid, afterId: last.taskId }),
-        };
-      }
-    }
-    return {
-      tasks: tasks.map(({ task }) => toTaskResponse(task)),
-      deleted_ids: deleted.map(({ taskId }) => taskId),
-      cursor: encodeCursor(next ? { since, pass: next } : { since: pass.upto }),
-      has_more: next !== undefined,
-    };
+  changes(caller: TaskCaller, query: ChangesQuery): Promise<ChangesResponse> {
+    return this.changesFeed.page(this.ownerOf(caller), query);
   }
 
-  stats(ownerId: string): Promise<TaskStatsResponse> {
-    return this.repository.statsOwned(ownerId);
+  stats(caller: TaskCaller): Promise<TaskStatsResponse> {
+    return this.repository.statsOwned(this.ownerOf(caller));
+  }
+
+  /** Deleted tasks stay visible to the changes feed (tombstones), in the same transaction. */
+  private async delete(manager: EntityManager, ownerId: string, ids: number[]): Promise<number[]> {
+    await this.changesFeed.recordDeletions(manager, ownerId, ids);
+    return ids;
   }
 
   /** Locks the task, checks `If-Match`, then applies the patch `change` derives from it. */
@@ -282,7 +250,8 @@ export class TasksService {
     change: (current: TaskEntity) => TaskPatch,
   ): Promise<Reply<TaskResponse>> {
     if (!isTaskId(id)) found(null);
-    return this.repository.transaction(async (tx) => {
+    return this.transactions.run(async (manager) => {
+      const tx = this.repository.in(manager);
       const current = found(await tx.lockOwned(ownerId, id));
       if (ifMatch !== undefined) assertMatches(current, ifMatch);
       return replyWith(await this.apply(tx, current, change(current)));
@@ -302,22 +271,16 @@ export class TasksService {
       write.completedAt = patch.completed ? new Date() : null;
       if (patch.completed && merged.recurrence && merged.dueDate && current.nextTaskId === null) {
         const next = nextOccurrence({
-          dueDate: merged.dueDate,
-          remindAt: merged.remindAt,
+          ...merged,
           recurrence: merged.recurrence,
-          recurrenceUntil: merged.recurrenceUntil,
+          dueDate: merged.dueDate,
         });
         if (next) {
+          // Every field of the task carries over, but its schedule and completion.
           const occurrence = await this.createWithinQuota(tx, current.userId, {
-            title: merged.title,
-            description: merged.description,
+            ...taskFieldsOf(merged),
+            ...next,
             completed: false,
-            priority: merged.priority,
-            tags: merged.tags,
-            dueDate: next.dueDate,
-            remindAt: next.remindAt,
-            recurrence: merged.recurrence,
-            recurrenceUntil: merged.recurrenceUntil,
             completedAt: null,
           });
           write.nextTaskId = occurrence.id;
@@ -325,42 +288,6 @@ export class TasksService {
       }
     }
     return found(await tx.updateOwned(current.userId, current.id, write));
-  }
-
-  /**
-   * Runs `work` once per (user, key): a retry with the same body gets the stored reply, marked
-   * replayed; the same key with another body is a client error. Either way `work` runs in one
-   * transaction, committed before the answer leaves.
-   */
-  private async idempotent<T>(
-    ownerId: string,
-    key: string | undefined,
-    request: { operation: string; payload: object; status: number },
-    work: (tx: TasksRepository) => Promise<Reply<T>>,
-  ): Promise<Reply<T>> {
-    const { operation, payload, status } = request;
-    if (key === undefined) return this.repository.transaction(work);
-    const requestHash = createHash('sha256')
-      .update(`${operation}\n${stableJson(payload)}`)
-      .digest('hex');
-    return this.repository.transaction(async (tx) => {
-      const claim = await tx.claimIdempotencyKey(ownerId, key, requestHash);
-      if (claim !== 'claimed') {
-        if (claim.requestHash !== requestHash) {
-          throw RequestValidationException.single(
-            ['header', 'Idempotency-Key'],
-            'This Idempotency-Key was already used with a different request',
-            'idempotency_key_reused',
-          );
-        }
-        if (claim.status === null)
-          throw new ConflictException('The original request is still running');
-        return { body: claim.body as T, etag: claim.etag ?? undefined, replayed: true };
-      }
-      const reply = await work(tx);
-      await tx.storeIdempotentReply(ownerId, key, { status, body: reply.body, etag: reply.etag });
-      return reply;
-    });
   }
 }
 
@@ -370,20 +297,15 @@ function replyWith(task: TaskEntity): Reply<TaskResponse> {
 
 /** Another user's task and a missing one look the same: existence never leaks. */
 function found<T>(task: T | null): T {
-  if (!task) throw new NotFoundException('Task not found');
+  if (!task) throw new TaskNotFound();
   return task;
 }
 
 function assertMatches(task: TaskEntity, ifMatch: string): void {
-  if (!etagMatches(ifMatch, etagOf(task), 'strong')) {
-    throw new HttpException(
-      'Precondition Failed: the task has changed since that ETag',
-      HttpStatus.PRECONDITION_FAILED,
-    );
-  }
+  if (!etagMatches(ifMatch, etagOf(task), 'strong')) throw new TaskPreconditionFailed();
 }
 
-function assertRecurrenceHasDueDate(task: { recurrence: unknown; dueDate: Date | null }): void {
+function assertRecurrenceHasDueDate(task: { recurrence?: unknown; dueDate?: Date | null }): void {
   if (task.recurrence && !task.dueDate) {
     throw RequestValidationException.single(
       ['body', 'recurrence'],
@@ -391,20 +313,4 @@ function assertRecurrenceHasDueDate(task: { recurrence: unknown; dueDate: Date |
       'value_error',
     );
   }
-}
-
-function definedOnly<T extends object>(object: T): T {
-  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined)) as T;
-}
-
-function stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
-  if (value instanceof Date) return JSON.stringify(value.toISOString());
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : 1));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
 }

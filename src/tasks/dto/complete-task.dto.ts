@@ -1,4 +1,4 @@
-import { OptionalBoolean } from './validation.decorators';
+import { OptionalBoolean } from '../../common/validation.decorators';
 
 /** `PATCH …/complete`: with no body the state toggles; with `completed` it is set. */
 export class CompleteTaskDto {

@@ -1,5 +1,6 @@
 import { TaskFieldsDto } from './task-fields.dto';
-import { OptionalBoolean, TaskTitle } from './validation.decorators';
+import { OptionalBoolean } from '../../common/validation.decorators';
+import { TaskTitle } from './task-field.decorators';
 
 export class CreateTaskDto extends TaskFieldsDto {
   @TaskTitle({ required: true })

@@ -4,12 +4,8 @@ import { Transform } from 'class-transformer';
 import { IsArray, IsBoolean, IsDate, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import { parseIsoTimestamp } from '../../common/iso-timestamp';
 import { PRIORITIES, Priority } from '../task.entity';
-import { IntegerFromString, NoNulCharacter } from './validation.decorators';
-
-export const TASK_STATUSES = ['all', 'pending', 'completed'] as const;
-export type TaskStatusFilter = (typeof TASK_STATUSES)[number];
-export const SORT_FIELDS = ['created_at', 'updated_at', 'due_date', 'priority', 'title'] as const;
-export type SortField = (typeof SORT_FIELDS)[number];
+import { SORT_FIELDS, SortField, TASK_STATUSES, TaskStatusFilter } from '../task.types';
+import { IntegerFromString, NoNulCharacter } from '../../common/validation.decorators';
 
 const STATUS_ALIASES: Record<string, TaskStatusFilter> = {
   incomplete: 'pending',

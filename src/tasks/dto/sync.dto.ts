@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
-import { IntegerFromString } from './validation.decorators';
+import { IntegerFromString } from '../../common/validation.decorators';
 import { TaskResponse } from './task.response';
 
 export const CHANGES_PAGE_DEFAULT = 500;

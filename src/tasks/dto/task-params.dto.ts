@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { IntegerFromString } from './validation.decorators';
+import { IntegerFromString } from '../../common/validation.decorators';
 
 export class TaskParams {
   @ApiProperty({ type: 'integer', description: 'Task id' })

@@ -1,5 +1,6 @@
 import { TaskFieldsDto } from './task-fields.dto';
-import { OptionalBoolean, TaskTitle } from './validation.decorators';
+import { OptionalBoolean } from '../../common/validation.decorators';
+import { TaskTitle } from './task-field.decorators';
 
 /** PUT and PATCH: the fields present are merged; at least one must be. */
 export class UpdateTaskDto extends TaskFieldsDto {

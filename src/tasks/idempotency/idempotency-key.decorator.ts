@@ -1,6 +1,6 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import { Request } from 'express';
-import { RequestValidationException } from '../common/validation-error';
+import { RequestValidationException } from '../../common/validation-error';
 
 const KEY = /^[\x21-\x7e]{1,255}$/;
 

@@ -1,4 +1,4 @@
-import { RequestValidationException } from '../common/validation-error';
+import { RequestValidationException } from '../../common/validation-error';
 
 /**
  * Where a client stands in the changes feed. A pass reads every change that the snapshot
