@@ -7,7 +7,7 @@ import { AppExpressAdapter } from '../../src/common/app-express.adapter';
 import { TestUser } from './tokens';
 
 /**
- * The real AppModule, configured by the same `configureApp()` as bootstrap.ts, listening on a real
+ * The real AppModule, configured by the same `configureApp()` as runtime/bootstrap.ts, listening on a real
  * loopback port. `env` overrides process.env for this app only (read when the app is created).
  */
 export async function createTestApp(
@@ -20,7 +20,7 @@ export async function createTestApp(
     const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
     const app = moduleRef.createNestApplication<NestExpressApplication>(new AppExpressAdapter(), {
       logger: ['error'],
-      bodyParser: false, // as in bootstrap.ts: configureApp() installs the parser
+      bodyParser: false, // as in runtime/bootstrap.ts: configureApp() installs the parser
     });
     configureApp(app);
     await app.listen(0, '127.0.0.1');
