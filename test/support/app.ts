@@ -1,3 +1,4 @@
+import { LoggerService } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
@@ -7,11 +8,13 @@ import { AppExpressAdapter } from '../../src/common/app-express.adapter';
 import { TestUser } from './tokens';
 
 /**
- * The real AppModule, configured by the same `configureApp()` as runtime/bootstrap.ts, listening on a real
- * loopback port. `env` overrides process.env for this app only (read when the app is created).
+ * The real AppModule, configured by the same `configureApp()` as runtime/bootstrap.ts, listening
+ * on a real loopback port. `env` overrides process.env for this app only (read when the app is
+ * created); `logger`: the app's logger (default: Nest's, errors only).
  */
 export async function createTestApp(
   env: Record<string, string | undefined> = {},
+  { logger }: { logger?: LoggerService } = {},
 ): Promise<NestExpressApplication> {
   const saved = { ...process.env };
   Object.assign(process.env, env);
@@ -19,7 +22,7 @@ export async function createTestApp(
   try {
     const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
     const app = moduleRef.createNestApplication<NestExpressApplication>(new AppExpressAdapter(), {
-      logger: ['error'],
+      logger: logger ?? ['error'],
       bodyParser: false, // as in runtime/bootstrap.ts: configureApp() installs the parser
     });
     configureApp(app);
