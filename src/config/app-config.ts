@@ -1,4 +1,5 @@
 import { EnvironmentVariables, LOG_LEVELS, validateEnv } from './env.validation';
+import { enabledTunings, FrameworkTuning } from './framework-tuning';
 
 export interface JwksSourceConfig {
   url: URL;
@@ -68,6 +69,8 @@ export class AppConfig {
     headersTimeoutMs: number;
     migrationsUrl: string;
   };
+  /** The framework tunings in use (FRAMEWORK_TUNING_OFF turns them off). */
+  readonly frameworkTuning: ReadonlySet<FrameworkTuning>;
 
   /**
    * The log settings before the environment is validated (so a configuration error in production
@@ -166,6 +169,7 @@ export class AppConfig {
       headersTimeoutMs: get('HTTP_HEADERS_TIMEOUT_MS') ?? keepAliveTimeoutMs + 1000,
       migrationsUrl: get('DATABASE_MIGRATIONS_URL') ?? this.database.url,
     };
+    this.frameworkTuning = enabledTunings(get('FRAMEWORK_TUNING_OFF')) ?? new Set();
   }
 }
 

@@ -13,6 +13,7 @@ import {
   MinLength,
   validateSync,
 } from 'class-validator';
+import { enabledTunings, FRAMEWORK_TUNINGS } from './framework-tuning';
 import { MAX_WORKERS } from '../runtime/cluster-handoff';
 
 export const NODE_ENVS = ['development', 'production', 'test'] as const;
@@ -202,6 +203,13 @@ export class EnvironmentVariables {
   @OptionalEnv()
   @Matches(/^postgres(ql)?:\/\/\S+$/, { message: 'must be a postgres:// or postgresql:// URL' })
   DATABASE_MIGRATIONS_URL?: string;
+
+  // --- Framework internals (common/framework-internals.ts) ---
+
+  /** `all`, or the comma-separated tunings to turn off: the plain framework path is used instead. */
+  @OptionalEnv()
+  @IsString()
+  FRAMEWORK_TUNING_OFF?: string;
 }
 
 /** Thrown at boot; its message names every offending variable and never echoes a value. */
@@ -253,6 +261,11 @@ export function validateEnv(raw: Record<string, unknown>): EnvironmentVariables 
   }
   if (env.SHUTDOWN_DELAY_MS > 0 && env.SHUTDOWN_DELAY_MS >= env.SHUTDOWN_TIMEOUT_MS) {
     problems.push('SHUTDOWN_DELAY_MS: must be less than SHUTDOWN_TIMEOUT_MS (which includes it)');
+  }
+  if (enabledTunings(env.FRAMEWORK_TUNING_OFF) === undefined) {
+    problems.push(
+      `FRAMEWORK_TUNING_OFF: must be all or a list of: ${FRAMEWORK_TUNINGS.join(', ')}`,
+    );
   }
   if (problems.length > 0) {
     throw new InvalidEnvironmentError(

@@ -11,12 +11,13 @@ import {
 } from '@nestjs/throttler';
 import { Request, Response } from 'express';
 import { AuthUser } from '../auth/auth-user';
+import { skipThrottleMetadataKey } from '../common/framework-internals';
 import { AppConfig } from '../config/app-config';
 import { MemoryThrottlerStorage } from './memory-throttler.storage';
 
 const WINDOW_MS = 60_000;
-/** What `@SkipThrottle()` (its default, unnamed throttler) records on a handler or controller. */
-const SKIP_METADATA = 'THROTTLER:SKIPdefault';
+/** What `@SkipThrottle()` records on a handler or controller (see common/framework-internals.ts). */
+const SKIP_METADATA = skipThrottleMetadataKey();
 const WARN_EVERY_MS = 10_000;
 
 /**

@@ -91,10 +91,14 @@ async function serve(
 ): Promise<void> {
   const logger = createLogger(config);
   Logger.overrideLogger(logger);
-  const app = await NestFactory.create<NestExpressApplication>(AppModule, new AppExpressAdapter(), {
-    logger,
-    bodyParser: false, // configureApp() installs the JSON-only parser
-  });
+  const app = await NestFactory.create<NestExpressApplication>(
+    AppModule,
+    new AppExpressAdapter(config.frameworkTuning),
+    {
+      logger,
+      bodyParser: false, // configureApp() installs the JSON-only parser
+    },
+  );
   configureApp(app);
   await app.listen(config.http.port, config.http.host);
   const drain = app.get(HttpDrain);

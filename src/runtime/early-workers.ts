@@ -1,18 +1,15 @@
 import cluster, { Worker } from 'node:cluster';
-import { existsSync } from 'node:fs';
 import { AWAIT_PRIMARY, MAX_WORKERS } from './cluster-handoff';
 
 /**
- * Evaluated first (main.ts imports it before anything else): loads `.env`, and with WORKERS > 1
- * the cluster primary forks its workers here, before Nest and the app are loaded. They load the
- * app (most of the start-up time) while the primary validates the configuration, starts an
+ * Evaluated before Nest loads (main.ts imports it right after `.env` and the V8 settings): with
+ * WORKERS > 1 the cluster primary forks its workers here, before Nest and the app are loaded.
+ * They load the app (most of the start-up time) while the primary validates the configuration, starts an
  * embedded database if it has to and runs the migrations, and wait for its go-ahead (with the
  * environment it settled) before they connect. Only a WORKERS the configuration will accept
  * (2 to MAX_WORKERS) forks early, the same count bootstrap() then uses; anything else forks
  * nothing here, and bootstrap() reports or handles it.
  */
-if (existsSync('.env')) process.loadEnvFile('.env');
-
 const requested = /^\d+$/.test(process.env.WORKERS ?? '') ? Number(process.env.WORKERS) : 1;
 
 export const earlyWorkers: Worker[] =

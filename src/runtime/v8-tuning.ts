@@ -1,8 +1,9 @@
 import { setFlagsFromString } from 'node:v8';
+import { enabledTunings } from '../config/framework-tuning';
 
 /**
  * V8 settings for this workload, applied before anything else is loaded (main.ts imports this
- * first; cluster workers run main.ts too).
+ * right after `.env`; cluster workers run main.ts too).
  *
  * No allocation-site pretenuring. V8 watches where object and array literals are allocated, and
  * once nearly all objects from one site are still alive at a young-generation collection it
@@ -12,6 +13,9 @@ import { setFlagsFromString } from 'node:v8';
  * good, their short-lived objects pile up in the old generation until a full collection, and the
  * heap grows. Measured in `docs/benchmarks.md`: ~50 MB less peak RSS per process and less CPU per
  * request. The cost: Node no longer trusts its code cache for built-in modules loaded after a
- * flag changes, ~15 ms more start-up per process.
+ * flag changes, ~15 ms more start-up per process. A reliance on V8's flags
+ * (common/framework-internals.ts): FRAMEWORK_TUNING_OFF=v8-no-pretenuring keeps V8's default.
  */
-setFlagsFromString('--no-allocation-site-pretenuring');
+if (enabledTunings(process.env.FRAMEWORK_TUNING_OFF)?.has('v8-no-pretenuring') !== false) {
+  setFlagsFromString('--no-allocation-site-pretenuring');
+}

@@ -5,6 +5,7 @@ import request from 'supertest';
 import { AppModule } from '../../src/app.module';
 import { configureApp } from '../../src/app.setup';
 import { AppExpressAdapter } from '../../src/common/app-express.adapter';
+import { enabledTunings } from '../../src/config/framework-tuning';
 import { TestUser } from './tokens';
 
 /**
@@ -21,10 +22,13 @@ export async function createTestApp(
   for (const [key, value] of Object.entries(env)) if (value === undefined) delete process.env[key];
   try {
     const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
-    const app = moduleRef.createNestApplication<NestExpressApplication>(new AppExpressAdapter(), {
-      logger: logger ?? ['error'],
-      bodyParser: false, // as in runtime/bootstrap.ts: configureApp() installs the parser
-    });
+    const app = moduleRef.createNestApplication<NestExpressApplication>(
+      new AppExpressAdapter(enabledTunings(process.env.FRAMEWORK_TUNING_OFF)),
+      {
+        logger: logger ?? ['error'],
+        bodyParser: false, // as in runtime/bootstrap.ts: configureApp() installs the parser
+      },
+    );
     configureApp(app);
     await app.listen(0, '127.0.0.1');
     return app;
