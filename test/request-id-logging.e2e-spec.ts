@@ -21,10 +21,16 @@ describe('Request ids on log lines', () => {
 
   beforeAll(async () => {
     outside = new Pool({ connectionString: process.env.DATABASE_URL, max: 2 });
-    app = await createTestApp(
-      { LOG_LEVEL: 'info', LOG_FORMAT: 'json', DATABASE_LOCK_TIMEOUT_MS: '200' },
-      { logger: createLogger({ log: { level: 'info', json: true } }) },
-    );
+    // Nest's start-up lines (routes mapped) are not this suite's business.
+    const quiet = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      app = await createTestApp(
+        { LOG_LEVEL: 'info', LOG_FORMAT: 'json', DATABASE_LOCK_TIMEOUT_MS: '200' },
+        { logger: createLogger({ log: { level: 'info', json: true } }) },
+      );
+    } finally {
+      quiet.mockRestore();
+    }
     http = request(app.getHttpServer());
   });
   afterAll(async () => {
