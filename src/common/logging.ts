@@ -2,7 +2,12 @@ import { ConsoleLogger, LogLevel } from '@nestjs/common';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { AppConfig } from '../config/app-config';
 
-/** The id of the request being served, for every line logged while serving it. */
+/**
+ * The id of the request being served, for every line logged while serving it. Its cost depends on
+ * Node: from Node 24 (AsyncContextFrame) about 0.3 µs a request; on Node 20 and 22 it turns on
+ * promise hooks, about 0.2 µs per promise, measured 84 promises for a task list and 210 for a
+ * create, so ~17 and ~42 µs of CPU (the production image runs Node 24).
+ */
 const requestIds = new AsyncLocalStorage<string>();
 
 /** Runs `serve` (and everything it starts) as the request `id`: see AppLogger. */
