@@ -14,7 +14,10 @@
 # the app applies pending TypeORM migrations itself at start (DATABASE_MIGRATIONS_RUN=false to
 # run them some other way, e.g. `npm run migration:run` from a checkout).
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 24, an LTS line supported until April 2028 (Node 20 reached end of life on 2026-04-30;
+# package.json's `engines` still lets a checkout run on 20.19+). Fully qualified, so podman
+# (which refuses or asks about short names) pulls the same image as Docker.
+ARG NODE_IMAGE=docker.io/library/node:24-bookworm-slim
 
 # ---- deps: every dependency, exactly as locked ------------------------------------------------
 FROM ${NODE_IMAGE} AS deps
@@ -25,9 +28,14 @@ ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
 COPY package.json package-lock.json ./
 # --ignore-scripts: no install script is needed to build or run the API. The only ones in the
 # tree are the embedded-postgres binaries' (development only), @swc/core's (tests only; `nest
-# build` uses tsc) and @scarf/scarf's (analytics). package.json's `allowScripts` already denies
-# the last one, but the npm 10 bundled with Node 20 does not read that field.
-RUN npm ci --ignore-scripts
+# build` uses tsc) and @scarf/scarf's (analytics).
+# Then the tree is checked: npm can exit 0 with a half-installed tree (npm 10's "Exit handler
+# never called!"). npm writes node_modules/.package-lock.json after the packages are in place,
+# and `npm ls --all` exits non-zero on a missing or invalid package at any depth (without --all
+# it looks at direct dependencies only), so either stops the build. Same after the prune.
+RUN npm ci --ignore-scripts \
+    && test -f node_modules/.package-lock.json \
+    && npm ls --all > /dev/null
 
 # ---- build: compile to dist/, then drop what production does not load -------------------------
 FROM deps AS build
@@ -37,7 +45,9 @@ COPY src ./src
 # (~60 MB), optional dependencies of embedded-postgres, which is only imported (dynamically) when
 # DATABASE_URL is unset outside production.
 RUN npm run build \
-    && npm prune --omit=dev --omit=optional --ignore-scripts
+    && test -f dist/main.js \
+    && npm prune --omit=dev --omit=optional --ignore-scripts \
+    && npm ls --all --omit=dev --omit=optional > /dev/null
 
 # ---- runtime ----------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime

@@ -39,7 +39,7 @@ export const EXPOSED_RESPONSE_HEADERS = [
 ];
 
 /**
- * Everything about the HTTP surface that is not a route: the one place `bootstrap.ts` and the e2e
+ * Everything about the HTTP surface that is not a route: the one place `runtime/bootstrap.ts` and the e2e
  * tests share, so the tests exercise the app exactly as it runs.
  */
 export function configureApp(app: NestExpressApplication): INestApplication {
@@ -89,7 +89,7 @@ export function configureApp(app: NestExpressApplication): INestApplication {
   return app;
 }
 
-/** Socket timeouts from the config, and the drain that SIGTERM uses (see bootstrap.ts). */
+/** Socket timeouts from the config, and the drain that SIGTERM uses (see runtime/bootstrap.ts). */
 function configureHttpServer(app: NestExpressApplication, http: HttpConfig): void {
   const server: Server = app.getHttpServer();
   // Node's default keep-alive timeout (5 s) is shorter than a balancer's idle timeout (AWS ALB:

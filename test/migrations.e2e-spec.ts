@@ -4,6 +4,7 @@ import { Client } from 'pg';
 import { migrations } from '../src/database/data-source.options';
 import { freePort } from '../src/database/embedded-postgres';
 import { runMigrations } from '../src/database/migrate';
+import { buildIfStale, startBuiltApi } from './support/built-api';
 
 /** The e2e server's URL with another database name (or port). */
 function urlFor(database: string, port?: number): string {
@@ -13,11 +14,20 @@ function urlFor(database: string, port?: number): string {
   return url.toString();
 }
 
-/** A TCP proxy to the e2e PostgreSQL on `port`, as a database that comes up late. */
-function proxyOn(port: number): Promise<Server> {
+/**
+ * A TCP proxy to the e2e PostgreSQL on `port`, as a database that comes up late. With `drop`, the
+ * first `drop` connections are closed at once, as a server that is still starting would.
+ */
+function proxyOn(port: number, drop = 0): Promise<Server> {
   const target = new URL(process.env.DATABASE_URL as string);
   const sockets = new Set<Socket>();
+  let dropped = 0;
   const server = createServer((client) => {
+    if (dropped < drop) {
+      dropped++;
+      client.destroy();
+      return;
+    }
     const upstream = connect(Number(target.port), target.hostname);
     for (const socket of [client, upstream]) {
       sockets.add(socket);
@@ -101,4 +111,69 @@ describe('Migrations from several processes', () => {
     }
     expect((await appliedIn(database)).task).toBe('task');
   });
+});
+
+describe('Start-up against a database that comes up late (built API)', () => {
+  const admin = new Client({ connectionString: process.env.DATABASE_URL });
+  const created: string[] = [];
+  beforeAll(async () => {
+    buildIfStale();
+    await admin.connect();
+  }, 180000);
+  afterAll(async () => {
+    for (const name of created) await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.end();
+  });
+
+  // The database drops the first connections: every mode retries, then serves.
+  it.each([
+    ['1 process, migrations at start', '1', 'true'],
+    ['2 workers, migrations at start', '2', 'true'],
+    ['1 process, migrations run elsewhere', '1', 'false'],
+  ])(
+    'should wait and then serve (%s)',
+    async (_label, workers, migrationsRun) => {
+      const database = `start_late_${randomBytes(4).toString('hex')}`;
+      await admin.query(`CREATE DATABASE ${database}`);
+      created.push(database);
+      if (migrationsRun === 'false') await runMigrations(urlFor(database));
+      const port = await freePort();
+      const proxy = await proxyOn(port, 3);
+
+      const api = await startBuiltApi({
+        DATABASE_URL: urlFor(database, port),
+        WORKERS: workers,
+        DATABASE_MIGRATIONS_RUN: migrationsRun,
+      }).catch((error: unknown) => {
+        proxy.close();
+        throw error;
+      });
+      try {
+        // A dropped connection reads as a reset or a lost connection, depending on timing.
+        expect(api.output()).toMatch(
+          /Database not reachable \((ECONNRESET|connection lost)\): attempt 1\/30 failed/,
+        );
+        const ready = await fetch(`${api.base}/health/ready`);
+        expect(ready.status).toBe(200);
+        expect((await appliedTo(database)).length).toBe(migrations.length);
+      } finally {
+        api.child.kill('SIGTERM');
+        await api.exited;
+        proxy.close();
+      }
+    },
+    90000,
+  );
+
+  async function appliedTo(database: string): Promise<string[]> {
+    const client = new Client({ connectionString: urlFor(database) });
+    await client.connect();
+    try {
+      return (await client.query<{ name: string }>('SELECT name FROM typeorm_migrations')).rows.map(
+        (row) => row.name,
+      );
+    } finally {
+      await client.end();
+    }
+  }
 });

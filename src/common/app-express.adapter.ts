@@ -3,6 +3,7 @@ import { ExpressAdapter } from '@nestjs/platform-express';
 import type { Express, Response } from 'express';
 import { createServer, IncomingMessage, Server, ServerResponse, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { FRAMEWORK_TUNINGS, FrameworkTuning } from '../config/framework-tuning';
 
 /**
  * Nest's Express adapter, with two changes to how a request is handled (the wire is the same):
@@ -21,9 +22,18 @@ import type { Duplex } from 'node:stream';
  *   1xx/204/304, a `Content-Type` the handler chose) goes through Express.
  */
 export class AppExpressAdapter extends ExpressAdapter {
+  /** `tuning`: which of the two changes to use (FRAMEWORK_TUNING_OFF, framework-internals.ts). */
+  constructor(private readonly tuning: ReadonlySet<FrameworkTuning> = new Set(FRAMEWORK_TUNINGS)) {
+    super();
+  }
+
   override initHttpServer(options: NestApplicationOptions): void {
     // HTTPS and connection tracking are Nest's own business (and unused here): keep its server.
-    if (options?.httpsOptions || options?.forceCloseConnections) {
+    if (
+      !this.tuning.has('express-prototypes') ||
+      options?.httpsOptions ||
+      options?.forceCloseConnections
+    ) {
       super.initHttpServer(options);
     } else {
       const app = this.getInstance<Express>();
@@ -40,6 +50,7 @@ export class AppExpressAdapter extends ExpressAdapter {
 
   override reply(response: Response, body: unknown, statusCode?: number): unknown {
     if (
+      !this.tuning.has('express-reply') ||
       body === null ||
       typeof body !== 'object' ||
       body instanceof StreamableFile ||

@@ -1,4 +1,4 @@
-import { createLogger } from './logging';
+import { createLogger, withRequestId } from './logging';
 
 const STACK =
   'Error: connect ECONNREFUSED 127.0.0.1:5432\n' +
@@ -92,5 +92,53 @@ describe(createLogger.name, () => {
       error: 'Error: connect ECONNREFUSED 127.0.0.1:5432',
     });
     expect(line).not.toHaveProperty('stack');
+  });
+
+  describe('request ids', () => {
+    const ID = 'req-7f3a';
+
+    it('should end every pretty line logged while serving a request with its id, stack line too', async () => {
+      const logger = createLogger({ level: 'info', json: false });
+
+      const output = await new Promise<string>((resolve) =>
+        withRequestId(ID, () => {
+          // Later, as a query's failure would be: the id follows the request's async work.
+          setImmediate(() =>
+            resolve(
+              written(() => {
+                logger.warn('Database busy during PATCH /api/tasks/:id', 'Exceptions');
+                logger.error('Failed', STACK, 'Ctx');
+              }),
+            ),
+          );
+        }),
+      );
+
+      const lines = output.trimEnd().split('\n');
+      expect(lines).toHaveLength(3);
+      for (const line of lines) expect(line).toMatch(new RegExp(`\\[${ID}\\]$`));
+    });
+
+    it('should give every JSON line of a request a top-level request_id, and none outside one', () => {
+      const logger = createLogger({ level: 'info', json: true });
+
+      const inside = written(() => withRequestId(ID, () => logger.error('Failed', STACK, 'Ctx')));
+      const requestLine = written(() => logger.log({ request_id: 'other', status: 200 }, 'HTTP'));
+      const outside = written(() => logger.log('Task API listening', 'Bootstrap'));
+
+      expect(JSON.parse(inside)).toMatchObject({ message: 'Failed', request_id: ID });
+      expect(JSON.parse(requestLine)).toMatchObject({ request_id: 'other' });
+      expect(JSON.parse(outside)).not.toHaveProperty('request_id');
+    });
+
+    it('should not repeat an id a pretty line already names', () => {
+      const logger = createLogger({ level: 'info', json: false });
+
+      const output = written(() =>
+        withRequestId(ID, () => logger.log(`GET /api/tasks 200 1.5ms [${ID}]`, 'HTTP')),
+      );
+
+      expect(output.split(ID)).toHaveLength(2);
+    });
   });
 });

@@ -1,4 +1,18 @@
 import { ConsoleLogger, LogLevel } from '@nestjs/common';
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+/**
+ * The id of the request being served, for every line logged while serving it. Its cost depends on
+ * Node: from Node 24 (AsyncContextFrame) about 0.3 µs a request; on Node 20 and 22 it turns on
+ * promise hooks, about 0.2 µs per promise, measured 84 promises for a task list and 210 for a
+ * create, so ~17 and ~42 µs of CPU (the production image runs Node 24).
+ */
+const requestIds = new AsyncLocalStorage<string>();
+
+/** Runs `serve` (and everything it starts) as the request `id`: see AppLogger. */
+export function withRequestId(id: string, serve: () => void): void {
+  requestIds.run(id, serve);
+}
 
 const ORDER: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 const SUMMARY_MAX = 300;
@@ -20,32 +34,55 @@ export function createLogger(log: LogSettings): ConsoleLogger {
 }
 
 /**
- * Nest's console logger without stack traces. Libraries log errors with their stacks (Nest's own
- * exception handler, TypeORM's connection retries): a log line gets the stack's first line, the
- * error's name and message (capped), as `error`, and never the frames. An `Error` logged as the
- * message, or as a value of a logged object or array, is reduced to its name, code and message.
+ * Nest's console logger without stack traces, and with the request id on every line logged while
+ * a request is served (whoever logs: the exception filter, the pool, the rate limiter).
+ *
+ * Libraries log errors with their stacks (Nest's own exception handler, TypeORM's connection
+ * retries): a log line gets the stack's first line, the error's name and message (capped), as
+ * `error`, and never the frames. An `Error` logged as the message, or as a value of a logged
+ * object or array, is reduced to its name, code and message.
+ *
+ * Overrides ConsoleLogger's protected hooks: a reliance listed in framework-internals.ts.
  */
 export class AppLogger extends ConsoleLogger {
   protected override getJsonLogObject(
     message: unknown,
     options: Parameters<ConsoleLogger['getJsonLogObject']>[1],
-  ): ReturnType<ConsoleLogger['getJsonLogObject']> & { error?: string } {
-    const object = super.getJsonLogObject(withoutFrames(message), {
-      ...options,
-      errorStack: undefined,
-    });
+  ): ReturnType<ConsoleLogger['getJsonLogObject']> & { error?: string; request_id?: string } {
+    const object: ReturnType<ConsoleLogger['getJsonLogObject']> & {
+      error?: string;
+      request_id?: string;
+    } = super.getJsonLogObject(withoutFrames(message), { ...options, errorStack: undefined });
     const error = firstLine(options.errorStack);
-    return error ? { ...object, error } : object;
+    if (error) object.error = error;
+    // Top-level on every line of a request, the request line (which names its own) included.
+    const own = (message as { request_id?: unknown } | null)?.request_id;
+    const id = typeof own === 'string' ? own : requestIds.getStore();
+    if (id !== undefined) object.request_id = id;
+    return object;
   }
 
   protected override stringifyMessage(message: unknown, logLevel: LogLevel): unknown {
     return super.stringifyMessage(withoutFrames(message), logLevel);
   }
 
+  protected override formatMessage(
+    ...args: Parameters<ConsoleLogger['formatMessage']>
+  ): ReturnType<ConsoleLogger['formatMessage']> {
+    return withRequestIdAtEnd(super.formatMessage(...args));
+  }
+
   protected override printStackTrace(stack: string): void {
     const error = firstLine(stack);
-    if (error) super.printStackTrace(error);
+    if (error) super.printStackTrace(withRequestIdAtEnd(error));
   }
+}
+
+/** A pretty line with ` [<request id>]` before its line break, unless it names the id already. */
+function withRequestIdAtEnd(line: string): string {
+  const id = requestIds.getStore();
+  if (id === undefined || line.includes(`[${id}]`)) return line;
+  return line.endsWith('\n') ? `${line.slice(0, -1)} [${id}]\n` : `${line} [${id}]`;
 }
 
 const FRAME = /\n\s+at .+:\d+:\d+/;

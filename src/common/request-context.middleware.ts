@@ -1,12 +1,14 @@
 import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { NextFunction, Request, Response } from 'express';
+import { withRequestId } from './logging';
 
 const REQUEST_ID = /^[\w\-.:]{1,128}$/;
 
 /**
  * Gives each request an id (the caller's `X-Request-Id` when it is sane, else a new UUID), returns
- * it, and logs one line when the response is done: method, route pattern, status, duration, id.
+ * it, serves the request with that id on every log line (see AppLogger), and logs one line when
+ * the response is done: method, route pattern, status, duration, id.
  * The route pattern, not the URL, so ids and query strings stay out; headers are never logged.
  */
 export function requestContext(
@@ -20,7 +22,7 @@ export function requestContext(
     const incoming = request.headers['x-request-id'];
     const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     response.setHeader('X-Request-Id', id);
-    if (!logLines) return next();
+    if (!logLines) return withRequestId(id, next);
     const started = process.hrtime.bigint();
 
     response.once('finish', () => {
@@ -40,6 +42,6 @@ export function requestContext(
       else if (response.statusCode >= 500) logger.error(message);
       else logger.log(message);
     });
-    next();
+    withRequestId(id, next);
   };
 }

@@ -5,6 +5,7 @@ import {
   LOG_LEVELS,
   validateEnv,
 } from './env.validation';
+import { enabledTunings, FrameworkTuning } from './framework-tuning';
 
 type RawEnv = Record<string, string | undefined>;
 
@@ -24,7 +25,14 @@ function namespace<K extends EnvironmentVariable, T>(
 export const appConfig = registerAs(
   'app',
   namespace(
-    ['NODE_ENV', 'WORKERS', 'DOCS_ENABLED', 'SHUTDOWN_TIMEOUT_MS', 'SHUTDOWN_DELAY_MS'],
+    [
+      'NODE_ENV',
+      'WORKERS',
+      'DOCS_ENABLED',
+      'SHUTDOWN_TIMEOUT_MS',
+      'SHUTDOWN_DELAY_MS',
+      'FRAMEWORK_TUNING_OFF',
+    ],
     (env) => ({
       env: env.NODE_ENV,
       isProduction: env.NODE_ENV === 'production',
@@ -33,6 +41,8 @@ export const appConfig = registerAs(
       shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
       /** After SIGTERM, readiness is 503 but requests are served as usual for this long. */
       shutdownDelayMs: env.SHUTDOWN_DELAY_MS,
+      /** The framework tunings in use (common/framework-internals.ts); FRAMEWORK_TUNING_OFF. */
+      frameworkTuning: enabledTunings(env.FRAMEWORK_TUNING_OFF) ?? new Set<FrameworkTuning>(),
     }),
   ),
 );

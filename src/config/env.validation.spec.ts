@@ -15,6 +15,7 @@ import {
   tasksConfig,
 } from './configuration';
 import { EnvironmentVariables, InvalidEnvironmentError, validateEnv } from './env.validation';
+import { FRAMEWORK_TUNINGS } from './framework-tuning';
 
 const SECRET = 'x'.repeat(40);
 const MINIMAL = {
@@ -348,5 +349,23 @@ describe('rolling-deploy settings', () => {
     expect(validationMessage({ ...MINIMAL, DATABASE_MIGRATIONS_URL: 'mysql://x/y' })).toMatch(
       /^\s+- DATABASE_MIGRATIONS_URL: /m,
     );
+  });
+});
+
+describe('framework tuning', () => {
+  const tunings = (off?: string) =>
+    [...appConfig({ ...MINIMAL, FRAMEWORK_TUNING_OFF: off }).frameworkTuning].sort();
+
+  it('should turn every tuning on by default, none with all, and only the named ones off', () => {
+    expect(tunings()).toEqual([...FRAMEWORK_TUNINGS].sort());
+    expect(tunings('')).toEqual([...FRAMEWORK_TUNINGS].sort());
+    expect(tunings('all')).toEqual([]);
+    expect(tunings(' express-reply , v8-no-pretenuring')).toEqual(['express-prototypes']);
+  });
+
+  it('should refuse an unknown name, listing the known ones', () => {
+    const message = validationMessage({ ...MINIMAL, FRAMEWORK_TUNING_OFF: 'express-reply,turbo' });
+
+    expect(message).toContain('FRAMEWORK_TUNING_OFF: must be all or a list of: express-prototypes');
   });
 });

@@ -13,6 +13,7 @@ import {
   MinLength,
   validateSync,
 } from 'class-validator';
+import { enabledTunings, FRAMEWORK_TUNINGS } from './framework-tuning';
 import { MAX_WORKERS } from './constants';
 
 export const NODE_ENVS = ['development', 'production', 'test'] as const;
@@ -214,6 +215,13 @@ export class EnvironmentVariables {
   @IsString()
   @MinLength(1)
   LOCAL_DATA_DIR = '.data';
+
+  // --- Framework internals (common/framework-internals.ts) ---
+
+  /** `all`, or the comma-separated tunings to turn off: the plain framework path is used instead. */
+  @OptionalEnv()
+  @IsString()
+  FRAMEWORK_TUNING_OFF?: string;
 }
 
 export type EnvironmentVariable = keyof EnvironmentVariables;
@@ -308,6 +316,12 @@ function crossChecks(env: EnvironmentVariables): Problem[] {
     problem(
       ['SHUTDOWN_DELAY_MS', 'SHUTDOWN_TIMEOUT_MS'],
       'SHUTDOWN_DELAY_MS: must be less than SHUTDOWN_TIMEOUT_MS (which includes it)',
+    );
+  }
+  if (enabledTunings(env.FRAMEWORK_TUNING_OFF) === undefined) {
+    problem(
+      ['FRAMEWORK_TUNING_OFF'],
+      `FRAMEWORK_TUNING_OFF: must be all or a list of: ${FRAMEWORK_TUNINGS.join(', ')}`,
     );
   }
   return problems;

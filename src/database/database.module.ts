@@ -9,7 +9,7 @@ import { buildDataSourceOptions } from './data-source.options';
       inject: [databaseConfig.KEY],
       useFactory: (database: DatabaseConfig) => ({
         ...buildDataSourceOptions(database),
-        // bootstrap.ts runs them first, under a cross-process lock (see runMigrations).
+        // runtime/bootstrap.ts runs them first, under a cross-process lock (see runMigrations).
         migrationsRun: false,
         // Start-up waits for a database that is still booting (compose, Neon waking up).
         retryAttempts: 10,

@@ -10,12 +10,13 @@ import {
   type ThrottlerStorage,
 } from '@nestjs/throttler';
 import { Request, Response } from 'express';
+import { skipThrottleMetadataKey } from '../common/framework-internals';
 import { rateLimitConfig, RateLimitConfig } from '../config/configuration';
 import { MemoryThrottlerStorage } from './memory-throttler.storage';
 
 const WINDOW_MS = 60_000;
-/** What `@SkipThrottle()` (its default, unnamed throttler) records on a handler or controller. */
-const SKIP_METADATA = 'THROTTLER:SKIPdefault';
+/** What `@SkipThrottle()` records on a handler or controller (see common/framework-internals.ts). */
+const SKIP_METADATA = skipThrottleMetadataKey();
 const WARN_EVERY_MS = 10_000;
 
 /**

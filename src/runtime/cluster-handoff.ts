@@ -28,7 +28,7 @@ export function goAhead(): Promise<Record<string, string>> {
 }
 
 /**
- * A coordinated stop (see bootstrap.ts): the primary asks every worker to stop accepting, waits
+ * A coordinated stop (see cluster-primary.ts): the primary asks every worker to stop accepting, waits
  * until all have, then lets them close their sockets.
  */
 export interface ShutdownStep {
