@@ -8,6 +8,7 @@ import {
   NotFoundException,
 } from '@nestjs/common';
 import { Request, Response } from 'express';
+import { logAsRequest } from './logging';
 import { sqlState } from './sql-state';
 
 const DATABASE_UNAVAILABLE_CODES = new Set([
@@ -97,7 +98,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const response = http.getResponse<Response>();
     const request = http.getRequest<Request>();
-    const { status, body } = this.toResponse(exception, request);
+    // What it logs belongs to this request, on any Node (see logAsRequest).
+    const { status, body } = logAsRequest(response, () => this.toResponse(exception, request));
 
     if (status === HttpStatus.UNAUTHORIZED) response.setHeader('WWW-Authenticate', 'Bearer');
     if (status === HttpStatus.SERVICE_UNAVAILABLE) response.setHeader('Retry-After', '5');

@@ -1,4 +1,4 @@
-import { createLogger, withRequestId } from './logging';
+import { createLogger, logAsRequest, REQUEST_CONTEXT_EVERYWHERE, withRequestId } from './logging';
 
 const STACK =
   'Error: connect ECONNREFUSED 127.0.0.1:5432\n' +
@@ -97,20 +97,15 @@ describe(createLogger.name, () => {
   describe('request ids', () => {
     const ID = 'req-7f3a';
 
-    it('should end every pretty line logged while serving a request with its id, stack line too', async () => {
+    const response = { getHeader: (name: string) => (name === 'X-Request-Id' ? ID : undefined) };
+
+    it('should end every pretty line a request logs itself with its id, stack line too', () => {
       const logger = createLogger({ level: 'info', json: false });
 
-      const output = await new Promise<string>((resolve) =>
-        withRequestId(ID, () => {
-          // Later, as a query's failure would be: the id follows the request's async work.
-          setImmediate(() =>
-            resolve(
-              written(() => {
-                logger.warn('Database busy during PATCH /api/tasks/:id', 'Exceptions');
-                logger.error('Failed', STACK, 'Ctx');
-              }),
-            ),
-          );
+      const output = written(() =>
+        logAsRequest(response, () => {
+          logger.warn('Database busy during PATCH /api/tasks/:id', 'Exceptions');
+          logger.error('Failed', STACK, 'Ctx');
         }),
       );
 
@@ -119,10 +114,29 @@ describe(createLogger.name, () => {
       for (const line of lines) expect(line).toMatch(new RegExp(`\\[${ID}\\]$`));
     });
 
+    it('should follow the request into its async work from Node 24 only (promise hooks before)', async () => {
+      const logger = createLogger({ level: 'info', json: true });
+
+      const later = await new Promise<string>((resolve) =>
+        withRequestId(ID, () => {
+          // Later, as the pool guard's warning after a query would be.
+          setImmediate(() =>
+            resolve(written(() => logger.warn('Discarding a connection', 'Pool'))),
+          );
+        }),
+      );
+
+      const line = JSON.parse(later) as { request_id?: string };
+      if (REQUEST_CONTEXT_EVERYWHERE) expect(line.request_id).toBe(ID);
+      else expect(line).not.toHaveProperty('request_id');
+    });
+
     it('should give every JSON line of a request a top-level request_id, and none outside one', () => {
       const logger = createLogger({ level: 'info', json: true });
 
-      const inside = written(() => withRequestId(ID, () => logger.error('Failed', STACK, 'Ctx')));
+      const inside = written(() =>
+        logAsRequest(response, () => logger.error('Failed', STACK, 'Ctx')),
+      );
       const requestLine = written(() => logger.log({ request_id: 'other', status: 200 }, 'HTTP'));
       const outside = written(() => logger.log('Task API listening', 'Bootstrap'));
 
@@ -135,7 +149,7 @@ describe(createLogger.name, () => {
       const logger = createLogger({ level: 'info', json: false });
 
       const output = written(() =>
-        withRequestId(ID, () => logger.log(`GET /api/tasks 200 1.5ms [${ID}]`, 'HTTP')),
+        logAsRequest(response, () => logger.log(`GET /api/tasks 200 1.5ms [${ID}]`, 'HTTP')),
       );
 
       expect(output.split(ID)).toHaveLength(2);

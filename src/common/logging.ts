@@ -2,16 +2,41 @@ import { ConsoleLogger, LogLevel } from '@nestjs/common';
 import { AsyncLocalStorage } from 'node:async_hooks';
 
 /**
- * The id of the request being served, for every line logged while serving it. Its cost depends on
- * Node: from Node 24 (AsyncContextFrame) about 0.3 µs a request; on Node 20 and 22 it turns on
- * promise hooks, about 0.2 µs per promise, measured 84 promises for a task list and 210 for a
- * create, so ~17 and ~42 µs of CPU (the production image runs Node 24).
+ * The id of the request being served, for every line logged while serving it, wherever the line
+ * comes from (the pool guard, the JWKS store, a library). From Node 24, AsyncLocalStorage rides on
+ * AsyncContextFrame: about 0.3 µs a request. Before (Node 20, 22) it switches on promise hooks for
+ * the whole process, and every `await` pays: measured with `npm run bench` on Node 20, the API's
+ * CPU per request rose from 0.46–0.52 to 0.59–0.98 ms (mixed) and peak RSS by ~12 MB. There the
+ * request's own lines (its request line, the exception filter's, the guards') still carry the id,
+ * passed explicitly ({@link logAsRequest}); lines from shared parts (the pool, the JWKS store) do
+ * not. The production image runs Node 24.
  */
 const requestIds = new AsyncLocalStorage<string>();
+export const REQUEST_CONTEXT_EVERYWHERE = Number(process.versions.node.split('.')[0]) >= 24;
 
-/** Runs `serve` (and everything it starts) as the request `id`: see AppLogger. */
+/** Runs `serve` (and, from Node 24, everything it starts) as the request `id`: see AppLogger. */
 export function withRequestId(id: string, serve: () => void): void {
-  requestIds.run(id, serve);
+  if (REQUEST_CONTEXT_EVERYWHERE) requestIds.run(id, serve);
+  else serve();
+}
+
+/** The request id of a line logged by code that holds the request, on any Node. */
+let explicitId: string | undefined;
+
+/** Runs `work` (synchronous, logging) as the request whose response is `response`. */
+export function logAsRequest<T>(response: { getHeader(name: string): unknown }, work: () => T): T {
+  const id = response.getHeader('X-Request-Id');
+  const saved = explicitId;
+  explicitId = typeof id === 'string' ? id : undefined;
+  try {
+    return work();
+  } finally {
+    explicitId = saved;
+  }
+}
+
+function currentRequestId(): string | undefined {
+  return explicitId ?? requestIds.getStore();
 }
 
 const ORDER: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
@@ -57,7 +82,7 @@ export class AppLogger extends ConsoleLogger {
     if (error) object.error = error;
     // Top-level on every line of a request, the request line (which names its own) included.
     const own = (message as { request_id?: unknown } | null)?.request_id;
-    const id = typeof own === 'string' ? own : requestIds.getStore();
+    const id = typeof own === 'string' ? own : currentRequestId();
     if (id !== undefined) object.request_id = id;
     return object;
   }
@@ -80,7 +105,7 @@ export class AppLogger extends ConsoleLogger {
 
 /** A pretty line with ` [<request id>]` before its line break, unless it names the id already. */
 function withRequestIdAtEnd(line: string): string {
-  const id = requestIds.getStore();
+  const id = currentRequestId();
   if (id === undefined || line.includes(`[${id}]`)) return line;
   return line.endsWith('\n') ? `${line.slice(0, -1)} [${id}]\n` : `${line} [${id}]`;
 }

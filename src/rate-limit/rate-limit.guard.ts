@@ -11,6 +11,7 @@ import {
 } from '@nestjs/throttler';
 import { Request, Response } from 'express';
 import { skipThrottleMetadataKey } from '../common/framework-internals';
+import { logAsRequest } from '../common/logging';
 import { rateLimitConfig, RateLimitConfig } from '../config/configuration';
 import { MemoryThrottlerStorage } from './memory-throttler.storage';
 
@@ -85,7 +86,7 @@ export class RateLimitGuard extends ThrottlerGuard {
         hits = record.totalHits;
         resetInSeconds = record.timeToExpire;
       } catch (error) {
-        this.warnStoreDown(error);
+        logAsRequest(http.getResponse<Response>(), () => this.warnStoreDown(error));
         return;
       }
     }
