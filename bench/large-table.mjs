@@ -127,12 +127,15 @@ async function appOnClient(client, mode, trace, rewrite = (text) => text) {
     query: async (text, values) => ({ records: (await send({ text, values })).rows }),
     release: async () => undefined,
   };
+  const connection = {
+    ...source,
+    createQueryRunner: () => runner,
+    getMetadata: (t) => source.getMetadata(t),
+  };
+  // TypeORM 1.x repositories read their metadata through `manager.dataSource`.
   const manager = {
-    connection: {
-      ...source,
-      createQueryRunner: () => runner,
-      getMetadata: (t) => source.getMetadata(t),
-    },
+    connection,
+    dataSource: connection,
     createQueryBuilder: (...args) => source.manager.createQueryBuilder(...args),
   };
   const tasks = new Repository(TaskEntity, manager);
