@@ -21,6 +21,14 @@ interface VerifiedToken {
   strategyName: string;
 }
 
+/** What {@link TokenGate.admit} learned of a request's token, shared by every strategy asked. */
+interface Screened {
+  token?: string;
+  known?: VerifiedToken;
+  algorithm?: string;
+  refusal?: unknown;
+}
+
 /**
  * What every token strategy does around its own verification, inside passport's flow: first the
  * cache of verified tokens and the hygiene rules ({@link admit}), last the claim rules and the
@@ -34,6 +42,7 @@ interface VerifiedToken {
 @Injectable()
 export class TokenGate {
   private readonly cache: VerifiedTokenCache<VerifiedToken>;
+  private readonly screened = new WeakMap<Request, Screened>();
   private readonly clockToleranceSeconds: number;
 
   constructor(@Inject(authConfig.KEY) auth: AuthConfig) {
@@ -53,23 +62,39 @@ export class TokenGate {
     request: Request,
     source: TokenSource,
   ): string | undefined {
-    const token = extractBearerToken(request.headers.authorization);
-    if (token === undefined) return void strategy.fail(NO_TOKEN, 401);
-    const known = this.cache.get(token);
-    if (known) {
-      if (known.strategyName === source.strategyName) strategy.success(known.user);
+    const seen = this.screen(request);
+    if (seen.token === undefined) return void strategy.fail(NO_TOKEN, 401);
+    if (seen.known) {
+      if (seen.known.strategyName === source.strategyName) strategy.success(seen.known.user);
       else strategy.fail(401);
       return undefined;
     }
-    let algorithm: string;
-    try {
-      algorithm = screenToken(token);
-    } catch (refusal) {
-      return void strategy.fail(refusal, 401);
-    }
+    if (seen.refusal !== undefined) return void strategy.fail(seen.refusal, 401);
     // Each source pins its own algorithms: an HMAC token never meets a public key, nor the reverse.
-    if (!source.algorithms.includes(algorithm)) return void strategy.fail(401);
-    return token;
+    if (!source.algorithms.includes(seen.algorithm as string)) return void strategy.fail(401);
+    return seen.token;
+  }
+
+  /**
+   * The token's screening, once per request: passport asks each strategy in turn, and a JWKS
+   * token would otherwise be looked up in the cache and decoded again by every strategy before
+   * its own.
+   */
+  private screen(request: Request): Screened {
+    let seen = this.screened.get(request);
+    if (seen === undefined) {
+      const token = extractBearerToken(request.headers.authorization);
+      seen = { token, known: token === undefined ? undefined : this.cache.get(token) };
+      if (token !== undefined && seen.known === undefined) {
+        try {
+          seen.algorithm = screenToken(token);
+        } catch (refusal) {
+          seen.refusal = refusal;
+        }
+      }
+      this.screened.set(request, seen);
+    }
+    return seen;
   }
 
   /**

@@ -197,7 +197,6 @@ export type AppConfig = ConfigType<typeof appConfig>;
 export type HttpConfig = ConfigType<typeof httpConfig>;
 export type DatabaseConfig = ConfigType<typeof databaseConfig>;
 export type AuthConfig = ConfigType<typeof authConfig>;
-export type JwksSourceConfig = NonNullable<AuthConfig['jwks']>;
 export type LogConfig = ConfigType<typeof logConfig>;
 export type RateLimitConfig = ConfigType<typeof rateLimitConfig>;
 export type TasksConfig = ConfigType<typeof tasksConfig>;

@@ -1,6 +1,9 @@
 import { setFlagsFromString } from 'node:v8';
 import { enabledTunings } from '../config/framework-tuning';
 
+/** V8's default until applyV8Tuning changes it. */
+let pretenuringOff = false;
+
 /**
  * V8 settings for this workload, applied before anything else is loaded (main.ts imports this
  * first; cluster workers run main.ts too).
@@ -24,5 +27,8 @@ applyV8Tuning(enabledTunings(process.env.FRAMEWORK_TUNING_OFF)?.has('v8-no-prete
  * FRAMEWORK_TUNING_OFF that only `.env` sets still takes effect, before the app serves.
  */
 export function applyV8Tuning(on: boolean): void {
+  // Only a change is applied: each flag change costs Node its code cache for built-ins.
+  if (on === pretenuringOff) return;
+  pretenuringOff = on;
   setFlagsFromString(on ? '--no-allocation-site-pretenuring' : '--allocation-site-pretenuring');
 }
