@@ -5,6 +5,10 @@ class ValidationFailed {
   constructor(readonly errors: ValidationError[]) {}
 }
 
+/** Bounds of the validated-DTO memo, per DTO class. */
+const MEMO_SIZE = 10_000;
+const MEMO_KEY_LIMIT = 512;
+
 const LOCATIONS: Partial<Record<ArgumentMetadata['type'], ParamLocation>> = {
   body: 'body',
   query: 'query',
@@ -17,8 +21,13 @@ const LOCATIONS: Partial<Record<ArgumentMetadata['type'], ParamLocation>> = {
  */
 @Injectable()
 export class AppValidationPipe extends ValidationPipe {
-  /** A query DTO built from no parameters is always the same: validate it once per class. */
-  private readonly emptyQueries = new Map<unknown, Promise<unknown>>();
+  /**
+   * Validated query and path DTOs, by class and raw value. They are strings a client repeats
+   * (the same list filters, the same task ids), and the same strings always validate to the same
+   * DTO: each is built and checked once, then handed out frozen. Failures are not kept. Bounded:
+   * when full it starts over, and long values are never kept.
+   */
+  private readonly validated = new Map<unknown, Map<string, Promise<unknown>>>();
 
   constructor() {
     super({
@@ -48,22 +57,26 @@ export class AppValidationPipe extends ValidationPipe {
         'model_attributes_type',
       );
     }
-    if (
-      location === 'query' &&
-      metadata.metatype &&
-      value !== null &&
-      typeof value === 'object' &&
-      Object.keys(value).length === 0
-    ) {
-      let validated = this.emptyQueries.get(metadata.metatype);
-      if (!validated) {
-        validated = this.validateAndReport(value, metadata).then((dto) => Object.freeze(dto));
-        this.emptyQueries.set(metadata.metatype, validated);
-        validated.catch(() => this.emptyQueries.delete(metadata.metatype));
-      }
-      return validated;
+    if (location !== 'body' && metadata.metatype && this.toValidate(metadata)) {
+      return this.remembered(value, metadata);
     }
     return this.validateAndReport(value, metadata);
+  }
+
+  private remembered(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    const key = JSON.stringify(value) ?? '';
+    if (key.length > MEMO_KEY_LIMIT) return this.validateAndReport(value, metadata);
+    let byValue = this.validated.get(metadata.metatype);
+    if (!byValue)
+      this.validated.set(metadata.metatype, (byValue = new Map<string, Promise<unknown>>()));
+    let dto = byValue.get(key);
+    if (!dto) {
+      if (byValue.size >= MEMO_SIZE) byValue.clear();
+      dto = this.validateAndReport(value, metadata).then(deepFreeze);
+      byValue.set(key, dto);
+      dto.catch(() => byValue.delete(key));
+    }
+    return dto;
   }
 
   private async validateAndReport(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
@@ -77,4 +90,13 @@ export class AppValidationPipe extends ValidationPipe {
       throw error;
     }
   }
+}
+
+/** Shared DTOs must not change under their next user: frozen with every array and object in them. */
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
 }
