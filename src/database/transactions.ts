@@ -27,21 +27,46 @@ export async function inTransaction<T>(
   work: (manager: EntityManager) => Promise<T>,
   options: TransactionOptions = {},
 ): Promise<T> {
-  const setup = [
-    options.isolation && `SET TRANSACTION ISOLATION LEVEL ${options.isolation}`,
-    setLocalLimitsSql(limits),
-  ]
+  // One simple-protocol message opens the transaction and sets its limits: one round trip.
+  const begin = ['START TRANSACTION', options.isolation && `ISOLATION LEVEL ${options.isolation}`]
     .filter(Boolean)
-    .join('; ');
+    .join(' ');
+  const opening = `${begin}; ${setLocalLimitsSql(limits)}`;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await dataSource.transaction(async (manager) => {
-        await manager.query(setup);
-        return work(manager);
-      });
+      return await once(dataSource, opening, work);
     } catch (error) {
       if (attempt >= ATTEMPTS || !RETRYABLE.has(sqlState(error) ?? '')) throw error;
     }
+  }
+}
+
+/**
+ * One attempt, on a query runner of its own: what `DataSource.transaction` does, with the
+ * transaction opened by `opening` (so `START TRANSACTION` and the `SET LOCAL` limits share a
+ * round trip) instead of a `START TRANSACTION` of its own followed by ours. A rollback that
+ * fails leaves the connection inside the transaction, and GuardedClient then destroys it on
+ * release.
+ */
+async function once<T>(
+  dataSource: DataSource,
+  opening: string,
+  work: (manager: EntityManager) => Promise<T>,
+): Promise<T> {
+  const runner = dataSource.createQueryRunner();
+  try {
+    await runner.query(opening);
+    let result: T;
+    try {
+      result = await work(runner.manager);
+    } catch (error) {
+      await runner.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+    await runner.query('COMMIT');
+    return result;
+  } finally {
+    await runner.release();
   }
 }
 
