@@ -16,7 +16,10 @@ import {
   HttpConfig,
   logConfig,
   LogConfig,
+  tasksConfig,
+  TasksConfig,
 } from './config/configuration';
+import { documentTaskSettings } from './tasks/tasks.openapi';
 
 export const ALLOWED_REQUEST_HEADERS = [
   'Authorization',
@@ -113,7 +116,8 @@ function setupSwagger(app: INestApplication): void {
       .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
       .build(),
   );
-  SwaggerModule.setup('docs', app, declarePathParameters(document), {
+  const tasks = app.get<TasksConfig>(tasksConfig.KEY);
+  SwaggerModule.setup('docs', app, documentTaskSettings(declarePathParameters(document), tasks), {
     jsonDocumentUrl: 'openapi.json',
     yamlDocumentUrl: 'openapi.yaml',
     swaggerOptions: { persistAuthorization: true },

@@ -388,7 +388,11 @@ describe('Changes feed, bulk, clear-completed and stats', () => {
         [{ action: 'delete' }, ['body', 'ids']],
         [{ action: 'delete', ids: [] }, ['body', 'ids']],
         [{ action: 'delete', ids }, ['body', 'ids']],
-        [{ action: 'delete', ids: ['1'] }, ['body', 'ids']],
+        // Strings of digits are ids (TASK_ID_TYPE=string frontends send them back); nothing else.
+        [{ action: 'delete', ids: ['abc'] }, ['body', 'ids']],
+        [{ action: 'delete', ids: ['1.5'] }, ['body', 'ids']],
+        [{ action: 'delete', ids: ['1e3'] }, ['body', 'ids']],
+        [{ action: 'delete', ids: [null] }, ['body', 'ids']],
         [{ action: 'delete', ids: [1.5] }, ['body', 'ids']],
       ] as const) {
         const res = await suite.http.post('/api/tasks/bulk').set(user.auth).send(body);

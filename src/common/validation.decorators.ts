@@ -50,12 +50,14 @@ export function OptionalBoolean(description: string) {
   );
 }
 
+/** `"17"` → 17: digits only, so "1e3" or "1.0" stay strings (for the integer check to refuse). */
+export const integerFromDigits = (value: unknown): unknown =>
+  typeof value === 'string' && /^[+-]?\d{1,16}$/.test(value.trim()) ? Number(value) : value;
+
 /** An integer from a path or query string: digits only, so "1e3" or "1.0" are refused. */
 export function IntegerFromString({ min, max }: { min?: number; max?: number } = {}) {
   const decorators = [
-    Transform(({ value }: { value: unknown }) =>
-      typeof value === 'string' && /^[+-]?\d{1,16}$/.test(value.trim()) ? Number(value) : value,
-    ),
+    Transform(({ value }: { value: unknown }) => integerFromDigits(value)),
     IsInt({ message: 'Input should be a valid integer, unable to parse string as an integer' }),
   ];
   if (min !== undefined) {

@@ -177,9 +177,20 @@ export const rateLimitConfig = registerAs(
 
 export const tasksConfig = registerAs(
   'tasks',
-  namespace(['MAX_TASKS_PER_USER'], (env) => ({
-    maxTasksPerUser: env.MAX_TASKS_PER_USER,
-  })),
+  namespace(
+    ['MAX_TASKS_PER_USER', 'DEFAULT_PAGE_SIZE', 'LIST_RESPONSE', 'DELETE_RESPONSE', 'TASK_ID_TYPE'],
+    (env) => ({
+      maxTasksPerUser: env.MAX_TASKS_PER_USER,
+      /** A list's `limit` when the request names none. */
+      defaultPageSize: env.DEFAULT_PAGE_SIZE,
+      /** The shapes answers take, for frontends that cannot be changed (TaskWire). */
+      wire: {
+        listResponse: env.LIST_RESPONSE,
+        deleteResponse: env.DELETE_RESPONSE,
+        taskIdType: env.TASK_ID_TYPE,
+      },
+    }),
+  ),
 );
 
 /** Every namespace, in the order `ConfigModule.forRoot({ load })` registers them. */

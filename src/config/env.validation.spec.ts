@@ -271,7 +271,7 @@ describe('fair-share settings', () => {
       anonPerMinute: 120,
       redisUrl: undefined,
     });
-    expect(tasksConfig(MINIMAL)).toEqual({ maxTasksPerUser: 10_000 });
+    expect(tasksConfig(MINIMAL)).toMatchObject({ maxTasksPerUser: 10_000 });
     expect(httpConfig(MINIMAL)).toMatchObject({ trustProxy: false, bodyLimitBytes: 1024 * 1024 });
   });
 
@@ -367,5 +367,49 @@ describe('framework tuning', () => {
     const message = validationMessage({ ...MINIMAL, FRAMEWORK_TUNING_OFF: 'express-reply,turbo' });
 
     expect(message).toContain('FRAMEWORK_TUNING_OFF: must be all or a list of: express-prototypes');
+  });
+});
+
+describe('compatibility settings', () => {
+  it('should default to the contract: bare arrays, 204 on DELETE, integer ids, pages of 1000', () => {
+    expect(tasksConfig(MINIMAL)).toEqual({
+      maxTasksPerUser: 10_000,
+      defaultPageSize: 1000,
+      wire: { listResponse: 'array', deleteResponse: 'empty', taskIdType: 'integer' },
+    });
+  });
+
+  it('should read each setting', () => {
+    const tasks = tasksConfig({
+      ...MINIMAL,
+      LIST_RESPONSE: 'envelope',
+      DELETE_RESPONSE: 'json',
+      TASK_ID_TYPE: 'string',
+      DEFAULT_PAGE_SIZE: '50',
+    });
+
+    expect(tasks).toMatchObject({
+      defaultPageSize: 50,
+      wire: { listResponse: 'envelope', deleteResponse: 'json', taskIdType: 'string' },
+    });
+  });
+
+  it.each([
+    [
+      'LIST_RESPONSE',
+      'object',
+      /LIST_RESPONSE must be one of the following values: array, envelope/,
+    ],
+    ['LIST_RESPONSE', '', /LIST_RESPONSE must be one of/],
+    ['DELETE_RESPONSE', 'body', /DELETE_RESPONSE must be one of the following values: empty, json/],
+    ['TASK_ID_TYPE', 'uuid', /TASK_ID_TYPE must be one of the following values: integer, string/],
+    ['DEFAULT_PAGE_SIZE', '0', /DEFAULT_PAGE_SIZE must not be less than 1/],
+    ['DEFAULT_PAGE_SIZE', '1001', /DEFAULT_PAGE_SIZE must not be greater than 1000/],
+    ['DEFAULT_PAGE_SIZE', 'all', /DEFAULT_PAGE_SIZE must be an integer/],
+  ])('should refuse %s=%p, naming it', (name, value, message) => {
+    const text = validationMessage({ ...MINIMAL, [name]: value });
+
+    expect(text).toMatch(new RegExp(`^\\s+- ${name}: `, 'm'));
+    expect(text).toMatch(message);
   });
 });

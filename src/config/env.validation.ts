@@ -14,10 +14,13 @@ import {
   validateSync,
 } from 'class-validator';
 import { enabledTunings, FRAMEWORK_TUNINGS } from './framework-tuning';
-import { MAX_WORKERS } from './constants';
+import { MAX_PAGE_SIZE, MAX_WORKERS } from './constants';
 
 export const NODE_ENVS = ['development', 'production', 'test'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'verbose'] as const;
+export const LIST_RESPONSES = ['array', 'envelope'] as const;
+export const DELETE_RESPONSES = ['empty', 'json'] as const;
+export const TASK_ID_TYPES = ['integer', 'string'] as const;
 
 const toInt = ({ value }: { value: unknown }) =>
   typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
@@ -215,6 +218,24 @@ export class EnvironmentVariables {
   @IsString()
   @MinLength(1)
   LOCAL_DATA_DIR = '.data';
+
+  // --- Compatibility with frontends that cannot be changed (tasks.mapper.ts TaskWire) ---
+
+  /** `array`: a list answers a bare JSON array; `envelope`: `{"tasks": [...], "count", "total", …}`. */
+  @IsIn(LIST_RESPONSES)
+  LIST_RESPONSE: (typeof LIST_RESPONSES)[number] = 'array';
+
+  /** `empty`: DELETE of one task answers 204; `json`: 200 with `{"id", "deleted": true}`. */
+  @IsIn(DELETE_RESPONSES)
+  DELETE_RESPONSE: (typeof DELETE_RESPONSES)[number] = 'empty';
+
+  /** `integer`: task ids are JSON numbers; `string`: JSON strings ("17"). */
+  @IsIn(TASK_ID_TYPES)
+  TASK_ID_TYPE: (typeof TASK_ID_TYPES)[number] = 'integer';
+
+  /** A list's `limit` when the client gives none: the maximum, so a frontend that never pages sees all. */
+  @IntegerEnv(1, MAX_PAGE_SIZE)
+  DEFAULT_PAGE_SIZE = MAX_PAGE_SIZE;
 
   // --- Framework internals (common/framework-internals.ts) ---
 

@@ -10,6 +10,7 @@ import { TaskTombstoneEntity } from './sync/task-tombstone.entity';
 import { TaskEntity } from './task.entity';
 import { TasksController } from './tasks.controller';
 import { TasksMaintenance } from './tasks.maintenance';
+import { TaskWire } from './tasks.mapper';
 import { TasksRepository } from './tasks.repository';
 import { TasksService } from './tasks.service';
 
@@ -20,6 +21,7 @@ import { TasksService } from './tasks.service';
     TasksService,
     TasksRepository,
     TasksMaintenance,
+    TaskWire,
     Transactions,
     IdempotencyService,
     IdempotencyRepository,

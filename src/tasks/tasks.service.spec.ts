@@ -6,6 +6,7 @@ import {
   NotFoundException,
 } from '@nestjs/common';
 import { RequestValidationException } from '../common/validation-error';
+import { TasksConfig } from '../config/configuration';
 import { BulkTasksDto } from './dto/bulk-tasks.dto';
 import { CreateTaskDto } from './dto/create-task.dto';
 import { ListTasksQuery } from './dto/list-tasks.query';
@@ -18,6 +19,7 @@ import { encodeCursor } from './sync/changes-cursor';
 import { ChangesRepository } from './sync/changes.repository';
 import { ChangesService } from './sync/changes.service';
 import { TaskEntity } from './task.entity';
+import { TaskWire } from './tasks.mapper';
 import { TasksRepository } from './tasks.repository';
 import { TasksService } from './tasks.service';
 
@@ -150,7 +152,8 @@ describe(TasksService.name, () => {
       repository,
       transactions,
       new IdempotencyService(keys, transactions),
-      new ChangesService(feed),
+      new ChangesService(feed, new TaskWire()),
+      new TaskWire(),
     );
   });
 
@@ -388,7 +391,7 @@ describe(TasksService.name, () => {
 
     it('should replay the stored reply for the same request and create nothing', async () => {
       const hash = await firstCreate();
-      const storedBody = { id: 9, title: 'Buy milk', priority: 'high' };
+      const storedBody = { id: 9, title: 'Buy milk', priority: 'high', next_task_id: null };
       storedReply({
         requestHash: hash,
         responseStatus: 201,
@@ -402,6 +405,21 @@ describe(TasksService.name, () => {
       expect(repository.createOwned).not.toHaveBeenCalled();
       expect(keys.storeReplyOwned).not.toHaveBeenCalled();
       expect(reply).toStrictEqual({ body: storedBody, etag: '"9-1"', replayed: true });
+    });
+
+    it('should replay a stored task with its ids as TASK_ID_TYPE writes them today', async () => {
+      const hash = await firstCreate();
+      const stored = { id: '9', title: 'Buy milk', next_task_id: '12' };
+      storedReply({
+        requestHash: hash,
+        responseStatus: 201,
+        responseBody: stored,
+        responseEtag: null,
+      });
+
+      const reply = await service.create(CALLER, { ...dto }, KEY);
+
+      expect(reply.body).toEqual({ id: 9, title: 'Buy milk', next_task_id: 12 });
     });
 
     it('should hash the same body the same way whatever its key order or absent fields', async () => {
@@ -1106,7 +1124,7 @@ describe(TasksService.name, () => {
         }),
       );
       expect(page).toMatchObject({ total: 41, limit: 10, offset: 20 });
-      expect(page.tasks).toEqual([expect.objectContaining({ id: 17, priority: 'high' })]);
+      expect(page.body).toEqual([expect.objectContaining({ id: 17, priority: 'high' })]);
     });
 
     it('should default to newest first', async () => {
@@ -1118,6 +1136,27 @@ describe(TasksService.name, () => {
         OWNER,
         expect.objectContaining({ status: 'all', sort: 'created_at', order: 'desc' }),
       );
+    });
+
+    it('should page by DEFAULT_PAGE_SIZE when the query names no limit: the maximum unless set', async () => {
+      repository.listOwned.mockResolvedValue({ tasks: [], total: 0 });
+      const configured = new TasksService(
+        repository,
+        transactions,
+        new IdempotencyService(keys, transactions),
+        new ChangesService(feed, new TaskWire()),
+        new TaskWire(),
+        { maxTasksPerUser: 10_000, defaultPageSize: 50 } as TasksConfig,
+      );
+
+      await expect(service.list(CALLER, new ListTasksQuery())).resolves.toMatchObject({
+        limit: 1000,
+      });
+      await expect(configured.list(CALLER, new ListTasksQuery())).resolves.toMatchObject({
+        limit: 50,
+      });
+      const limits = repository.listOwned.mock.calls.map(([, filter]) => filter.limit);
+      expect(limits).toEqual([1000, 50]);
     });
   });
 

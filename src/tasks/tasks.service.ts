@@ -2,6 +2,7 @@ import { ForbiddenException, HttpStatus, Inject, Injectable, Optional } from '@n
 import { EntityManager } from 'typeorm';
 import { etagMatches } from '../common/etag';
 import { tasksConfig, TasksConfig } from '../config/configuration';
+import { MAX_PAGE_SIZE } from '../config/constants';
 import { RequestValidationException } from '../common/validation-error';
 import { BulkResultResponse, BulkTasksDto } from './dto/bulk-tasks.dto';
 import { CompleteTaskDto } from './dto/complete-task.dto';
@@ -14,7 +15,7 @@ import {
   TaskStatsResponse,
 } from './dto/sync.dto';
 import { toTaskFields } from './dto/task-fields.dto';
-import { TaskResponse } from './dto/task.response';
+import { DeletedTaskResponse, TaskResponse } from './dto/task.response';
 import { UpdateTaskDto } from './dto/update-task.dto';
 import { IdempotencyService } from './idempotency/idempotency.service';
 import { nextOccurrence } from './recurrence';
@@ -23,7 +24,7 @@ import { ChangesService } from './sync/changes.service';
 import { NewTask, priorityToRank, TaskEntity, taskFieldsOf, TaskPatch } from './task.entity';
 import { TaskCaller } from './task.types';
 import { TaskNotFound, TaskPreconditionFailed, TaskQuotaReached } from './tasks.errors';
-import { etagOf, toTaskResponse } from './tasks.mapper';
+import { etagOf, TaskPage, TaskWire } from './tasks.mapper';
 import { TasksRepository } from './tasks.repository';
 import { Transactions } from '../database/transactions';
 
@@ -39,13 +40,6 @@ const isTaskId = (id: number) => Number.isInteger(id) && id >= 1 && id <= MAX_TA
  */
 const QUOTA_MARGIN = 100;
 
-export interface TaskPage {
-  tasks: TaskResponse[];
-  total: number;
-  limit: number;
-  offset: number;
-}
-
 /**
  * Every task rule, ownership first: each method resolves whose tasks the caller may touch
  * ({@link ownerOf}), and the repository keeps that owner in every query, so another user's task
@@ -54,15 +48,18 @@ export interface TaskPage {
 @Injectable()
 export class TasksService {
   private readonly maxTasks: number;
+  private readonly defaultPageSize: number;
 
   constructor(
     private readonly repository: TasksRepository,
     private readonly transactions: Transactions,
     private readonly idempotency: IdempotencyService,
     private readonly changesFeed: ChangesService,
+    private readonly wire: TaskWire,
     @Optional() @Inject(tasksConfig.KEY) config?: TasksConfig,
   ) {
     this.maxTasks = config?.maxTasksPerUser ?? 10_000;
+    this.defaultPageSize = config?.defaultPageSize ?? MAX_PAGE_SIZE;
   }
 
   /**
@@ -76,7 +73,9 @@ export class TasksService {
     return caller.userId;
   }
 
+  /** One page, `limit` DEFAULT_PAGE_SIZE unless the query names one. */
   async list(caller: TaskCaller, query: ListTasksQuery): Promise<TaskPage> {
+    const limit = query.limit ?? this.defaultPageSize;
     const { tasks, total } = await this.repository.listOwned(this.ownerOf(caller), {
       status: query.status,
       priorities: query.priority?.map(priorityToRank),
@@ -88,16 +87,16 @@ export class TasksService {
       updatedSince: query.updated_since,
       sort: query.sort ?? query.sort_by ?? 'created_at',
       order: query.order ?? 'desc',
-      limit: query.limit,
+      limit,
       offset: query.offset,
     });
-    return { tasks: tasks.map(toTaskResponse), total, limit: query.limit, offset: query.offset };
+    return this.wire.page(tasks.map(this.wire.task), total, limit, query.offset);
   }
 
   async get(caller: TaskCaller, id: number): Promise<Reply<TaskResponse>> {
     const ownerId = this.ownerOf(caller);
     const task = isTaskId(id) ? await this.repository.findOwned(ownerId, id) : null;
-    return replyWith(found(task));
+    return this.replyWith(found(task));
   }
 
   async create(
@@ -116,9 +115,14 @@ export class TasksService {
       completedAt: completed ? new Date() : null,
     };
     assertRecurrenceHasDueDate(task);
-    const request = { operation: 'create', payload: dto, status: HttpStatus.CREATED };
+    const request = {
+      operation: 'create',
+      payload: dto,
+      status: HttpStatus.CREATED,
+      replayed: this.wire.storedTask,
+    };
     return this.idempotency.once(ownerId, idempotencyKey, request, async (tx) =>
-      replyWith(await this.createWithinQuota(this.repository.in(tx), ownerId, task)),
+      this.replyWith(await this.createWithinQuota(this.repository.in(tx), ownerId, task)),
     );
   }
 
@@ -173,7 +177,12 @@ export class TasksService {
     }));
   }
 
-  async remove(caller: TaskCaller, id: number, ifMatch?: string): Promise<void> {
+  /** The body to answer with: none (204) unless DELETE_RESPONSE=json. */
+  async remove(
+    caller: TaskCaller,
+    id: number,
+    ifMatch?: string,
+  ): Promise<DeletedTaskResponse | undefined> {
     const ownerId = this.ownerOf(caller);
     if (!isTaskId(id)) found(null);
     const deleted = await this.transactions.run(async (manager) => {
@@ -182,6 +191,7 @@ export class TasksService {
       return this.delete(manager, ownerId, await tx.deleteOwned(ownerId, [id]));
     });
     if (deleted.length === 0) found(null);
+    return this.wire.deleted(id);
   }
 
   async bulk(
@@ -192,7 +202,12 @@ export class TasksService {
     const ownerId = this.ownerOf(caller);
     const ids = [...new Set(dto.ids)];
     const candidates = ids.filter(isTaskId);
-    const request = { operation: 'bulk', payload: dto, status: HttpStatus.OK };
+    const request = {
+      operation: 'bulk',
+      payload: dto,
+      status: HttpStatus.OK,
+      replayed: this.wire.storedBulk,
+    };
     return this.idempotency.once(ownerId, idempotencyKey, request, async (manager) => {
       const tx = this.repository.in(manager);
       let updated: number[];
@@ -209,8 +224,8 @@ export class TasksService {
       const done = new Set(updated);
       return {
         body: {
-          updated: ids.filter((id) => done.has(id)),
-          not_found: ids.filter((id) => !done.has(id)),
+          updated: this.wire.ids(ids.filter((id) => done.has(id))),
+          not_found: this.wire.ids(ids.filter((id) => !done.has(id))),
         },
       };
     });
@@ -254,8 +269,12 @@ export class TasksService {
       const tx = this.repository.in(manager);
       const current = found(await tx.lockOwned(ownerId, id));
       if (ifMatch !== undefined) assertMatches(current, ifMatch);
-      return replyWith(await this.apply(tx, current, change(current)));
+      return this.replyWith(await this.apply(tx, current, change(current)));
     });
+  }
+
+  private replyWith(task: TaskEntity): Reply<TaskResponse> {
+    return { body: this.wire.task(task), etag: etagOf(task) };
   }
 
   /**
@@ -289,10 +308,6 @@ export class TasksService {
     }
     return found(await tx.updateOwned(current.userId, current.id, write));
   }
-}
-
-function replyWith(task: TaskEntity): Reply<TaskResponse> {
-  return { body: toTaskResponse(task), etag: etagOf(task) };
 }
 
 /** Another user's task and a missing one look the same: existence never leaks. */

@@ -1,5 +1,8 @@
 import { ApiProperty } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsDefined, IsIn, IsInt } from 'class-validator';
+import { integerFromDigits } from '../../common/validation.decorators';
+import { TaskId, TaskIdProperty } from './task.response';
 
 export const BULK_ACTIONS = ['complete', 'reopen', 'delete'] as const;
 export type BulkAction = (typeof BULK_ACTIONS)[number];
@@ -11,9 +14,20 @@ export class BulkTasksDto {
   @IsIn(BULK_ACTIONS, { message: "Input should be 'complete', 'reopen' or 'delete'" })
   action: BulkAction;
 
-  @ApiProperty({ type: [Number], minItems: 1, maxItems: MAX_BULK_IDS, example: [1, 2, 3] })
+  @ApiProperty({
+    type: 'array',
+    items: { oneOf: [{ type: 'integer' }, { type: 'string', pattern: '^\\d+$' }] },
+    minItems: 1,
+    maxItems: MAX_BULK_IDS,
+    example: [1, 2, 3],
+    description: 'Task ids, as numbers or as strings of digits (whatever TASK_ID_TYPE is)',
+  })
   @IsDefined({ message: 'Field required' })
   @IsArray({ message: 'Input should be a valid list' })
+  // A frontend that keeps ids as strings sends them back as strings.
+  @Transform(({ value }: { value: unknown }) =>
+    Array.isArray(value) ? value.map(integerFromDigits) : value,
+  )
   @ArrayMinSize(1, { message: 'List should have at least 1 item' })
   @ArrayMaxSize(MAX_BULK_IDS, { message: `List should have at most ${MAX_BULK_IDS} items` })
   @IsInt({ each: true, message: 'Each id should be a valid integer' })
@@ -21,9 +35,9 @@ export class BulkTasksDto {
 }
 
 export class BulkResultResponse {
-  @ApiProperty({ type: [Number], description: 'Ids the action was applied to' })
-  updated: number[];
+  @TaskIdProperty({ isArray: true, description: 'Ids the action was applied to' })
+  updated: TaskId[];
 
-  @ApiProperty({ type: [Number], description: "Ids that do not exist or are another user's" })
-  not_found: number[];
+  @TaskIdProperty({ isArray: true, description: "Ids that do not exist or are another user's" })
+  not_found: TaskId[];
 }

@@ -6,15 +6,13 @@ import { parseIsoTimestamp } from '../../common/iso-timestamp';
 import { PRIORITIES, Priority } from '../task.entity';
 import { SORT_FIELDS, SortField, TASK_STATUSES, TaskStatusFilter } from '../task.types';
 import { IntegerFromString, NoNulCharacter } from '../../common/validation.decorators';
+import { MAX_PAGE_SIZE } from '../../config/constants';
 
 const STATUS_ALIASES: Record<string, TaskStatusFilter> = {
   incomplete: 'pending',
   active: 'pending',
 };
 const SORT_ALIASES: Record<string, SortField> = { created: 'created_at', updated: 'updated_at' };
-
-export const DEFAULT_PAGE_SIZE = 100;
-export const MAX_PAGE_SIZE = 1000;
 
 const lower = ({ value }: { value: unknown }) =>
   typeof value === 'string' ? value.trim().toLowerCase() : value;
@@ -123,15 +121,17 @@ export class ListTasksQuery {
   @TimestampParam('Tasks created or changed after it')
   updated_since?: Date;
 
+  /** Absent: DEFAULT_PAGE_SIZE (the service applies it; the OpenAPI document shows its value). */
   @ApiPropertyOptional({
-    type: Number,
+    type: 'integer',
     minimum: 1,
     maximum: MAX_PAGE_SIZE,
-    default: DEFAULT_PAGE_SIZE,
+    default: MAX_PAGE_SIZE,
+    description: 'Tasks per page. Default: DEFAULT_PAGE_SIZE',
   })
   @IsOptional()
   @IntegerFromString({ min: 1, max: MAX_PAGE_SIZE })
-  limit: number = DEFAULT_PAGE_SIZE;
+  limit?: number;
 
   @ApiPropertyOptional({ type: Number, minimum: 0, default: 0 })
   @IsOptional()

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import { IntegerFromString } from '../../common/validation.decorators';
-import { TaskResponse } from './task.response';
+import { TaskId, TaskIdProperty, TaskResponse } from './task.response';
 
 export const CHANGES_PAGE_DEFAULT = 500;
 export const CHANGES_PAGE_MAX = 1000;
@@ -32,8 +32,8 @@ export class ChangesResponse {
   @ApiProperty({ type: [TaskResponse], description: 'Created or changed since the cursor' })
   tasks: TaskResponse[];
 
-  @ApiProperty({ type: [Number], description: 'Deleted since the cursor' })
-  deleted_ids: number[];
+  @TaskIdProperty({ isArray: true, description: 'Deleted since the cursor' })
+  deleted_ids: TaskId[];
 
   @ApiProperty({ description: 'Opaque; pass it as `since` next time', example: 'YzIvNzQy' })
   cursor: string;

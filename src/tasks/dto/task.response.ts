@@ -1,11 +1,28 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptions } from '@nestjs/swagger';
 import { PRIORITIES, Priority } from '../task.entity';
 import { Recurrence, RECURRENCES } from '../recurrence';
 
+/** A task id on the wire: a JSON integer, or its digits as a string under TASK_ID_TYPE=string. */
+export type TaskId = number | string;
+
+/**
+ * Marks a schema property that holds task ids, so that the OpenAPI document can show them as the
+ * configured TASK_ID_TYPE writes them (tasks.openapi.ts); removed from the document there.
+ */
+export const TASK_ID_MARK = 'x-task-id';
+
+/** A property holding a task id (or, with `isArray`, task ids): integer unless TASK_ID_TYPE=string. */
+export const TaskIdProperty = (options: ApiPropertyOptions = {}) =>
+  ApiProperty({
+    type: 'integer',
+    ...options,
+    [TASK_ID_MARK]: true,
+  } as unknown as ApiPropertyOptions);
+
 /** A task as it goes on the wire (snake_case, ISO 8601 UTC timestamps). */
 export class TaskResponse {
-  @ApiProperty({ example: 17 })
-  id: number;
+  @TaskIdProperty({ example: 17 })
+  id: TaskId;
 
   @ApiProperty({
     example: 'R35waxC4PhKloC2BQsg6TBBf0R0VwZjt',
@@ -49,17 +66,49 @@ export class TaskResponse {
   })
   completed_at: string | null;
 
-  @ApiProperty({
-    type: Number,
+  @TaskIdProperty({
     nullable: true,
     example: null,
     description: 'The occurrence created by completing this recurring task',
   })
-  next_task_id: number | null;
+  next_task_id: TaskId | null;
 
   @ApiProperty({ format: 'date-time', example: '2026-11-25T16:50:49.578Z' })
   created_at: string;
 
   @ApiProperty({ format: 'date-time', example: '2026-11-25T16:50:49.578Z' })
   updated_at: string;
+}
+
+/** A list under LIST_RESPONSE=envelope (the default, `array`, answers the bare `tasks` array). */
+export class TaskListResponse {
+  @ApiProperty({ type: [TaskResponse], description: 'This page of tasks' })
+  tasks: TaskResponse[];
+
+  @ApiProperty({ example: 1, description: 'Tasks in this page (`tasks.length`)' })
+  count: number;
+
+  @ApiProperty({
+    example: 1,
+    description: 'Tasks matching the filters, all pages (`X-Total-Count`)',
+  })
+  total: number;
+
+  @ApiProperty({ example: 1000, description: 'The page size: `limit`, or DEFAULT_PAGE_SIZE' })
+  limit: number;
+
+  @ApiProperty({ example: 0, description: 'Tasks skipped before this page' })
+  offset: number;
+
+  @ApiProperty({ example: false, description: 'More pages follow (`Link: rel="next"`)' })
+  has_more: boolean;
+}
+
+/** DELETE of one task under DELETE_RESPONSE=json (the default, `empty`, answers 204). */
+export class DeletedTaskResponse {
+  @TaskIdProperty({ example: 17, description: 'The deleted task' })
+  id: TaskId;
+
+  @ApiProperty({ example: true, enum: [true] })
+  deleted: true;
 }

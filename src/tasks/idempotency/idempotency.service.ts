@@ -7,11 +7,13 @@ import { Reply } from '../reply';
 import { IdempotencyRepository } from './idempotency.repository';
 
 /** What identifies a request besides its key: a retry must repeat all of it. */
-export interface IdempotentRequest {
+export interface IdempotentRequest<T> {
   operation: string;
   payload: object;
   /** The status the reply goes out with, stored for the replay. */
   status: number;
+  /** The stored body as it is answered today (a setting that shapes it may have changed). */
+  replayed?: (body: T) => T;
 }
 
 /** `Idempotency-Key`: claim, replay, store the reply. */
@@ -30,7 +32,7 @@ export class IdempotencyService {
   async once<T>(
     ownerId: string,
     key: string | undefined,
-    request: IdempotentRequest,
+    request: IdempotentRequest<T>,
     work: (tx: EntityManager) => Promise<Reply<T>>,
   ): Promise<Reply<T>> {
     if (key === undefined) return this.transactions.run(work);
@@ -50,8 +52,9 @@ export class IdempotencyService {
         }
         if (stored.responseStatus === null)
           throw new ConflictException('The original request is still running');
+        const body = stored.responseBody as T;
         return {
-          body: stored.responseBody as T,
+          body: request.replayed ? request.replayed(body) : body,
           etag: stored.responseEtag ?? undefined,
           replayed: true,
         };

@@ -1,14 +1,17 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { ChangesQuery, ChangesResponse } from '../dto/sync.dto';
-import { toTaskResponse } from '../tasks.mapper';
+import { TaskWire } from '../tasks.mapper';
 import { ChangesPass, decodeCursor, encodeCursor } from './changes-cursor';
 import { ChangesRepository, DeletedTask } from './changes.repository';
 
 /** The changes feed: pages of what changed since a cursor, and the deletions it reports. */
 @Injectable()
 export class ChangesService {
-  constructor(private readonly repository: ChangesRepository) {}
+  constructor(
+    private readonly repository: ChangesRepository,
+    private readonly wire: TaskWire,
+  ) {}
 
   /** Remembers deleted tasks for the feed, in the deleting transaction `tx`. */
   recordDeletions(tx: EntityManager, ownerId: string, ids: number[]): Promise<void> {
@@ -59,8 +62,8 @@ export class ChangesService {
       }
     }
     return {
-      tasks: tasks.map(({ task }) => toTaskResponse(task)),
-      deleted_ids: deleted.map(({ taskId }) => taskId),
+      tasks: tasks.map(({ task }) => this.wire.task(task)),
+      deleted_ids: this.wire.ids(deleted.map(({ taskId }) => taskId)),
       cursor: encodeCursor(next ? { since, pass: next } : { since: pass.upto }),
       has_more: next !== undefined,
     };
