@@ -80,12 +80,16 @@ export class TaskResponse {
   updated_at: string;
 }
 
-/** A list under LIST_RESPONSE=envelope (the default, `array`, answers the bare `tasks` array). */
+/**
+ * A list under LIST_RESPONSE=envelope (the default, `array`, answers the bare `tasks` array).
+ * Only the two list routes change: the changes feed, bulk, stats and clear-completed answer
+ * objects already, whatever the setting.
+ */
 export class TaskListResponse {
   @ApiProperty({ type: [TaskResponse], description: 'This page of tasks' })
   tasks: TaskResponse[];
 
-  @ApiProperty({ example: 1, description: 'Tasks in this page (`tasks.length`)' })
+  @ApiProperty({ type: 'integer', example: 1, description: 'Tasks in this page (`tasks.length`)' })
   count: number;
 
   @ApiProperty({
@@ -94,10 +98,14 @@ export class TaskListResponse {
   })
   total: number;
 
-  @ApiProperty({ example: 1000, description: 'The page size: `limit`, or DEFAULT_PAGE_SIZE' })
+  @ApiProperty({
+    type: 'integer',
+    example: 1000,
+    description: 'The page size: `limit`, or DEFAULT_PAGE_SIZE',
+  })
   limit: number;
 
-  @ApiProperty({ example: 0, description: 'Tasks skipped before this page' })
+  @ApiProperty({ type: 'integer', example: 0, description: 'Tasks skipped before this page' })
   offset: number;
 
   @ApiProperty({ example: false, description: 'More pages follow (`Link: rel="next"`)' })
