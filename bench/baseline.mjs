@@ -4,7 +4,7 @@
  * node:http + the pool, SQL, JSON and HS256 check of bench/lib/bare.mjs, and the headers that
  * matter (X-Total-Count, ETag).
  *
- *   GET  /api/tasks       newest first, LIMIT 100 OFFSET 0, X-Total-Count
+ *   GET  /api/tasks       newest first, LIMIT 1000 OFFSET 0 (the API's default page, DEFAULT_PAGE_SIZE), X-Total-Count
  *   GET  /api/tasks/:id   404 {"detail": "Task not found"} when missing, ETag "id-version"
  *   POST /api/tasks       {"title": "…"} (trimmed, 1–200 chars), 201
  *   GET  /health/ready    200 once the database answers

@@ -172,9 +172,9 @@ export function openTasks(applicationName) {
     PREPARED ? pool.query({ name, text, values }) : pool.query(text, values);
   return {
     pool,
-    /** Newest first, LIMIT 100 OFFSET 0, with the total. */
+    /** Newest first, LIMIT 1000 OFFSET 0 (the API's default page size), with the total. */
     async list(userId) {
-      const { rows } = await read('list', LIST_SQL, [userId, 100, 0]);
+      const { rows } = await read('list', LIST_SQL, [userId, 1000, 0]);
       return { rows, total: rows.length ? Number(rows[0].total_count) : 0 };
     },
     async find(userId, id) {
