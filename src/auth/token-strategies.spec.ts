@@ -247,11 +247,11 @@ describe('Token strategies', () => {
       await expectRefused(secretOnly, token);
     });
 
-    it('should check iss and aud once JWT_ISSUER and JWT_AUDIENCE are set', async () => {
+    it('should check iss and aud once HS256_ISSUER and HS256_AUDIENCE are set', async () => {
       const verifier = verifierFor({
         BETTER_AUTH_SECRET: SECRET,
-        JWT_ISSUER: 'https://app.example.com',
-        JWT_AUDIENCE: 'todo-api',
+        HS256_ISSUER: 'https://app.example.com',
+        HS256_AUDIENCE: 'todo-api',
       });
       const valid = { iss: 'https://app.example.com', aud: 'todo-api' };
 
@@ -261,6 +261,45 @@ describe('Token strategies', () => {
       await expectRefused(verifier, await signHs256(claims({ ...valid, iss: 'https://evil' })));
       await expectRefused(verifier, await signHs256(claims({ ...valid, aud: 'other-api' })));
       await expectRefused(verifier, await signHs256(claims({ ...valid, iss: undefined })));
+      await expectRefused(verifier, await signHs256(claims({ ...valid, aud: undefined })));
+    });
+
+    it('should accept any audience and issuer of an HS256_AUDIENCE / HS256_ISSUER list', async () => {
+      const verifier = verifierFor({
+        BETTER_AUTH_SECRET: SECRET,
+        HS256_ISSUER: 'https://a.example.com, https://b.example.com',
+        HS256_AUDIENCE: 'todo-api,https://api.example.com',
+      });
+
+      const styles: [string, string | string[]][] = [
+        ['https://a.example.com', 'todo-api'],
+        ['https://b.example.com', 'https://api.example.com'],
+        ['https://a.example.com', ['something-else', 'todo-api']],
+      ];
+      for (const [iss, aud] of styles) {
+        await expect(verifier.verify(await signHs256(claims({ iss, aud })))).resolves.toEqual({
+          id: USER_ID,
+        });
+      }
+      await expectRefused(
+        verifier,
+        await signHs256(claims({ iss: 'https://c.example.com', aud: 'todo-api' })),
+        'Token claim "iss" is invalid',
+      );
+    });
+
+    it('should not bind HS256 tokens to JWT_ISSUER and JWT_AUDIENCE (the JWKS source only)', async () => {
+      const verifier = verifierFor({
+        BETTER_AUTH_SECRET: SECRET,
+        JWT_ISSUER: 'https://app.example.com',
+        JWT_AUDIENCE: 'todo-api',
+      });
+
+      for (const extra of [{}, { iss: 'https://elsewhere', aud: 'custom-audience' }]) {
+        await expect(verifier.verify(await signHs256(claims(extra)))).resolves.toEqual({
+          id: USER_ID,
+        });
+      }
     });
 
     it('should refuse HS256 when only a JWKS is configured', async () => {
@@ -392,6 +431,55 @@ describe('Token strategies', () => {
     });
   });
 
+  describe('issuer and audience, per token source', () => {
+    it('should accept every style its settings name, at once', async () => {
+      const verifier = verifierFor({
+        BETTER_AUTH_URL: baseUrl,
+        BETTER_AUTH_SECRET: SECRET,
+        JWT_AUDIENCE: `${baseUrl}, https://custom-audience.example`,
+      });
+      const accepted = [
+        await signHs256(claims()), // minted by a Next.js route, neither iss nor aud
+        await signHs256(claims({ iss: 'https://app.example.com', aud: 'anything' })),
+        await signAsymmetric(keys.EdDSA), // Better Auth's defaults
+        await signAsymmetric(
+          keys.EdDSA,
+          claims({ iss: baseUrl, aud: 'https://custom-audience.example' }),
+        ),
+      ];
+
+      for (const token of accepted) {
+        await expect(verifier.verify(token)).resolves.toEqual({ id: USER_ID });
+      }
+      await expectRefused(
+        verifier,
+        await signAsymmetric(keys.EdDSA, claims({ iss: baseUrl, aud: 'https://other.example' })),
+        'Token claim "aud" is invalid',
+      );
+    });
+
+    it('should bind HS256 tokens to HS256_AUDIENCE without touching JWKS tokens', async () => {
+      const verifier = verifierFor({
+        BETTER_AUTH_URL: baseUrl,
+        BETTER_AUTH_SECRET: SECRET,
+        HS256_AUDIENCE: 'todo-api',
+      });
+
+      await expect(verifier.verify(await signHs256(claims({ aud: 'todo-api' })))).resolves.toEqual({
+        id: USER_ID,
+      });
+      await expect(verifier.verify(await signAsymmetric(keys.ES256))).resolves.toEqual({
+        id: USER_ID,
+      });
+      await expectRefused(verifier, await signHs256(claims()), 'Token claim "aud" is invalid');
+      await expectRefused(
+        verifier,
+        await signHs256(claims({ aud: baseUrl })),
+        'Token claim "aud" is invalid',
+      );
+    });
+  });
+
   describe('algorithm confusion (HS256 keyed with a public key)', () => {
     async function confusionSecrets(): Promise<[string, string | Uint8Array][]> {
       return [
@@ -484,8 +572,8 @@ describe('Token strategies', () => {
       // HS256 checks iss and aud only when configured: configure them as the JWKS source has them.
       const hs256 = verifierFor({
         BETTER_AUTH_SECRET: SECRET,
-        JWT_ISSUER: baseUrl,
-        JWT_AUDIENCE: baseUrl,
+        HS256_ISSUER: baseUrl,
+        HS256_AUDIENCE: baseUrl,
       });
       await expectRefused(hs256, await signHs256(payload(), SECRET, header), message);
       await expectRefused(jwksOnly, await signAsymmetric(keys.EdDSA, payload(), header), message);

@@ -166,7 +166,7 @@ describe('configuration namespaces', () => {
     expect(auth.jwks?.issuer).toBe('http://x:3000');
   });
 
-  it('should let JWT_ISSUER and JWT_AUDIENCE override the derived values', () => {
+  it('should let JWT_ISSUER and JWT_AUDIENCE override the derived values, for JWKS tokens only', () => {
     const auth = authConfig({
       ...MINIMAL,
       BETTER_AUTH_URL: 'http://x:3000',
@@ -176,8 +176,30 @@ describe('configuration namespaces', () => {
 
     expect(auth.jwks?.issuer).toBe('https://issuer.example.com');
     expect(auth.jwks?.audience).toBe('todo-api');
-    expect(auth.issuer).toBe('https://issuer.example.com');
-    expect(auth.audience).toBe('todo-api');
+    expect(auth.hs256).toEqual({ issuer: undefined, audience: undefined });
+  });
+
+  it('should read comma-separated issuer and audience lists for each source', () => {
+    const auth = authConfig({
+      ...MINIMAL,
+      BETTER_AUTH_URL: 'http://x:3000',
+      JWT_AUDIENCE: 'http://x:3000, todo-api ,',
+      HS256_ISSUER: 'https://app.example.com',
+      HS256_AUDIENCE: 'todo-api,https://api.example.com',
+    });
+
+    expect(auth.jwks?.issuer).toBe('http://x:3000');
+    expect(auth.jwks?.audience).toEqual(['http://x:3000', 'todo-api']);
+    expect(auth.hs256).toEqual({
+      issuer: 'https://app.example.com',
+      audience: ['todo-api', 'https://api.example.com'],
+    });
+  });
+
+  it.each(['JWT_AUDIENCE', 'HS256_ISSUER'])('should refuse %s naming no value', (name) => {
+    expect(validationMessage({ ...MINIMAL, [name]: ' , ' })).toMatch(
+      new RegExp(`^\\s+- ${name}: must be a value or a comma-separated list`, 'm'),
+    );
   });
 
   it('should prefer BETTER_AUTH_JWKS_URL over the derived JWKS URL', () => {
@@ -196,8 +218,7 @@ describe('configuration namespaces', () => {
 
     expect(auth.sharedSecret).toBe(SECRET);
     expect(auth.jwks).toBeUndefined();
-    expect(auth.issuer).toBeUndefined();
-    expect(auth.audience).toBeUndefined();
+    expect(auth.hs256).toEqual({ issuer: undefined, audience: undefined });
   });
 
   it('should convert the JWKS timings to milliseconds', () => {

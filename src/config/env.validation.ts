@@ -37,6 +37,12 @@ const IntegerEnv = (min: number, max: number) =>
 const BooleanEnv = () => applyDecorators(Transform(toBool), IsBoolean());
 /** Unset and empty (`KEY=` in a copied .env.example) mean the same: not configured. */
 const OptionalEnv = () => applyDecorators(Transform(emptyToUndefined), IsOptional());
+/** One value, or several separated by commas. */
+const ListEnv = () =>
+  applyDecorators(
+    IsString(),
+    Matches(/[^\s,]/, { message: 'must be a value or a comma-separated list of values' }),
+  );
 
 const urlOptions = { require_tld: false, require_protocol: true, protocols: ['http', 'https'] };
 
@@ -103,13 +109,25 @@ export class EnvironmentVariables {
   @IsUrl(urlOptions)
   BETTER_AUTH_JWKS_URL?: string;
 
+  /** Expected `iss` of JWKS tokens, comma-separated when several; default BETTER_AUTH_URL. */
   @OptionalEnv()
-  @IsString()
+  @ListEnv()
   JWT_ISSUER?: string;
 
+  /** Expected `aud` of JWKS tokens, comma-separated when several; default BETTER_AUTH_URL. */
   @OptionalEnv()
-  @IsString()
+  @ListEnv()
   JWT_AUDIENCE?: string;
+
+  /** Expected `iss` of HS256 tokens, comma-separated when several; unset: not checked. */
+  @OptionalEnv()
+  @ListEnv()
+  HS256_ISSUER?: string;
+
+  /** Expected `aud` of HS256 tokens, comma-separated when several; unset: not checked. */
+  @OptionalEnv()
+  @ListEnv()
+  HS256_AUDIENCE?: string;
 
   @IntegerEnv(0, 300)
   JWT_CLOCK_TOLERANCE_SECONDS = 5;
