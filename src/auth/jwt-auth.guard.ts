@@ -1,6 +1,7 @@
 import { ExecutionContext, Injectable, UnauthorizedException } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
+import { setRefusalReason } from '../common/logging';
 import { RateLimitGuard } from '../rate-limit/rate-limit.guard';
 import { IS_PUBLIC_KEY } from './public.decorator';
 import { TOKEN_STRATEGY_NAMES } from './token-strategies';
@@ -47,10 +48,18 @@ export class JwtAuthGuard extends AuthGuard(TOKEN_STRATEGY_NAMES) {
    * (or a fault, thrown as it is); `info` holds each strategy's `fail` challenge in order, empty
    * for a strategy that declined the token as not its kind.
    */
-  override handleRequest<TUser>(error: unknown, user: TUser | false, info: unknown): TUser {
+  override handleRequest<TUser>(
+    error: unknown,
+    user: TUser | false,
+    info: unknown,
+    context?: ExecutionContext,
+  ): TUser {
     if (user) return user;
     if (error instanceof Error && !(error instanceof InvalidTokenError)) throw error;
-    throw new UnauthorizedException(refusalOf(error ?? info).message);
+    const refusal = refusalOf(error ?? info);
+    // The request's log line says why; the client gets the coarse message only.
+    if (context) setRefusalReason(context.switchToHttp().getResponse<object>(), refusal.reason);
+    throw new UnauthorizedException(refusal.message);
   }
 }
 
@@ -58,6 +67,6 @@ function refusalOf(challenge: unknown): InvalidTokenError {
   const challenges: unknown[] = Array.isArray(challenge) ? challenge : [challenge];
   const reason = challenges.find((candidate) => candidate !== undefined && candidate !== null);
   return reason === undefined
-    ? new InvalidTokenError('Token algorithm not accepted')
+    ? new InvalidTokenError('Token algorithm not accepted', 'algorithm_not_accepted')
     : toInvalidTokenError(reason);
 }

@@ -14,7 +14,7 @@ export interface TokenSource {
 }
 
 /** The refusal when there is no bearer token at all. */
-export const NO_TOKEN = new InvalidTokenError('Not authenticated');
+export const NO_TOKEN = new InvalidTokenError('Not authenticated', 'no_token');
 
 interface VerifiedToken {
   user: AuthUser;

@@ -1,4 +1,4 @@
-import { Logger, UnauthorizedException } from '@nestjs/common';
+import { ExecutionContext, Logger, UnauthorizedException } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import {
   base64url,
@@ -16,6 +16,7 @@ import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import passport from 'passport';
 import { Strategy as PassportJwt } from 'passport-jwt';
+import { refusalReasonOf } from '../common/logging';
 import { authConfig, AuthConfig } from '../config/configuration';
 import { RateLimitGuard } from '../rate-limit/rate-limit.guard';
 import { AuthUser } from './auth-user';
@@ -100,8 +101,16 @@ class Authenticator {
     });
   }
 
+  /** The reason the guard named for the request's log line, after a refusal. */
+  lastReason?: string;
+
   /** The user, or the guard's refusal (an UnauthorizedException with the client's message). */
   verify(token: string, authorization = `Bearer ${token}`): Promise<AuthUser> {
+    const response = {};
+    const context = {
+      switchToHttp: () => ({ getResponse: () => response }),
+    } as unknown as ExecutionContext;
+    this.lastReason = undefined;
     return new Promise<AuthUser>((resolve, reject) => {
       const request = { headers: { authorization } };
       this.passport.authenticate(
@@ -109,8 +118,9 @@ class Authenticator {
         { session: false },
         (error: unknown, user: AuthUser | false, info: unknown) => {
           try {
-            resolve(this.guard.handleRequest(error, user, info));
+            resolve(this.guard.handleRequest(error, user, info, context));
           } catch (refusal: unknown) {
+            this.lastReason = refusalReasonOf(response);
             reject(refusal instanceof Error ? refusal : new Error(String(refusal)));
           }
         },
@@ -149,6 +159,7 @@ describe('Token strategies', () => {
     verifier: Authenticator,
     token: string,
     message?: string,
+    reason?: string,
   ): Promise<void> {
     const error: unknown = await verifier.verify(token).then(
       (user) => new Error(`accepted as ${JSON.stringify(user)}`),
@@ -156,6 +167,7 @@ describe('Token strategies', () => {
     );
     expect(error).toBeInstanceOf(UnauthorizedException);
     if (message !== undefined) expect((error as Error).message).toBe(message);
+    if (reason !== undefined) expect(verifier.lastReason).toBe(reason);
     // The message reaches the client: it must never echo the token.
     const payloadPart = token.split('.')[1];
     if (payloadPart) expect((error as Error).message).not.toContain(payloadPart);
@@ -519,64 +531,102 @@ describe('Token strategies', () => {
       claims({ iss: baseUrl, aud: baseUrl, exp: nowSeconds() - CLOCK_TOLERANCE_SECONDS * 2 });
 
     it.each([
-      ['an expired token', expired, {}, 'Token has expired'],
+      ['an expired token', expired, {}, 'Token has expired', 'expired'],
       [
         'another issuer',
         () => claims({ iss: 'https://evil', aud: baseUrl }),
         {},
         'Token claim "iss" is invalid',
+        'wrong_issuer',
       ],
       [
         'another audience',
         () => claims({ iss: baseUrl, aud: 'other' }),
         {},
         'Token claim "aud" is invalid',
+        'wrong_audience',
       ],
       [
         'a token not valid yet',
         () => claims({ iss: baseUrl, aud: baseUrl, nbf: nowSeconds() + 3600 }),
         {},
         'Token claim "nbf" is invalid',
+        'not_yet_valid',
       ],
       [
         'an iat in the future',
         () => claims({ iss: baseUrl, aud: baseUrl, iat: nowSeconds() + 3600 }),
         {},
         'Token claim "iat" is invalid',
+        'issued_in_future',
       ],
       [
         'no exp',
         () => claims({ iss: baseUrl, aud: baseUrl, exp: undefined }),
         {},
         'Token claim "exp" is invalid',
+        'bad_expiry',
       ],
       [
         'an absurd exp',
         () => claims({ iss: baseUrl, aud: baseUrl, exp: 1e308 }),
         {},
         'Token claim "exp" is invalid',
+        'bad_expiry',
       ],
       [
         'no sub',
         () => claims({ iss: baseUrl, aud: baseUrl, sub: undefined }),
         {},
         'Token claim "sub" is invalid',
+        'bad_subject',
       ],
       [
         'a key in the header',
         () => claims({ iss: baseUrl, aud: baseUrl }),
         { jku: 'https://attacker.example/jwks' },
         'Token header names its own key',
+        'key_in_header',
       ],
-    ])('should refuse %s', async (_case, payload, header, message) => {
+    ])('should refuse %s', async (_case, payload, header, message, reason) => {
       // HS256 checks iss and aud only when configured: configure them as the JWKS source has them.
       const hs256 = verifierFor({
         BETTER_AUTH_SECRET: SECRET,
         HS256_ISSUER: baseUrl,
         HS256_AUDIENCE: baseUrl,
       });
-      await expectRefused(hs256, await signHs256(payload(), SECRET, header), message);
-      await expectRefused(jwksOnly, await signAsymmetric(keys.EdDSA, payload(), header), message);
+      await expectRefused(hs256, await signHs256(payload(), SECRET, header), message, reason);
+      await expectRefused(
+        jwksOnly,
+        await signAsymmetric(keys.EdDSA, payload(), header),
+        message,
+        reason,
+      );
+    });
+
+    it('should name a bad signature, an unknown kid and a missing token as such in the log', async () => {
+      const impostor = await publishedKey('EdDSA');
+
+      await expectRefused(
+        secretOnly,
+        await signHs256(claims(), OTHER_SECRET),
+        'Invalid token',
+        'bad_signature',
+      );
+      await expectRefused(
+        jwksOnly,
+        await signAsymmetric({ ...impostor, kid: keys.EdDSA.kid }),
+        'Invalid token',
+        'bad_signature',
+      );
+      await expectRefused(
+        jwksOnly,
+        await signAsymmetric({ ...impostor, kid: 'never-published' }),
+        'Invalid token',
+        'unknown_kid',
+      );
+      await expectRefused(both, 'xx.yy.zz', 'Malformed token', 'malformed');
+      await expectRefused(both, '', 'Not authenticated', 'no_token');
     });
 
     it('should refuse a token whose claims are not a JSON object, never failing with a 500', async () => {
@@ -591,16 +641,22 @@ describe('Token strategies', () => {
             const mac = createHmac('sha256', SECRET).update(input).digest('base64url');
             return `${input}.${mac}`;
           });
-        await expectRefused(secretOnly, token, 'Malformed token');
+        await expectRefused(secretOnly, token, 'Malformed token', 'malformed');
       }
     });
 
     it('should answer a token of no configured kind with "Token algorithm not accepted"', async () => {
-      await expectRefused(jwksOnly, await signHs256(), 'Token algorithm not accepted');
+      await expectRefused(
+        jwksOnly,
+        await signHs256(),
+        'Token algorithm not accepted',
+        'algorithm_not_accepted',
+      );
       await expectRefused(
         secretOnly,
         await signAsymmetric(keys.EdDSA),
         'Token algorithm not accepted',
+        'algorithm_not_accepted',
       );
     });
   });
