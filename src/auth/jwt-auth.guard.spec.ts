@@ -8,6 +8,8 @@ import { AuthUser } from './auth-user';
 import { JwksStrategy } from './jwks.strategy';
 import { JwtAuthGuard } from './jwt-auth.guard';
 import { JwtStrategy } from './jwt.strategy';
+import { SessionTokenStrategy } from './session-token.strategy';
+import { SessionVerifier } from './session-verifier';
 import { TokenGate } from './token-gate';
 
 const SECRET = 'guard-secret-guard-secret-guard-secret-01';
@@ -45,9 +47,14 @@ describe(JwtAuthGuard.name, () => {
     const config = authConfig({ BETTER_AUTH_SECRET: SECRET });
     const gate = new TokenGate(config);
     // Built as Nest builds them: each registers itself with the global passport by its name,
-    // which is where AuthGuard's `passport.authenticate(['jwt', 'jwks'])` finds them.
+    // which is where AuthGuard's `passport.authenticate(['jwt', 'jwks', …])` finds them.
     new JwtStrategy(config, gate);
     new JwksStrategy(config, gate);
+    new SessionTokenStrategy(
+      config,
+      gate,
+      new SessionVerifier(config, { find: () => Promise.resolve(undefined) }),
+    );
     jwtAuthenticate = jest.spyOn(JwtStrategy.prototype, 'authenticate');
     jwksAuthenticate = jest.spyOn(JwksStrategy.prototype, 'authenticate');
     reflector = new Reflector();

@@ -4,6 +4,7 @@ import { AuthGuard } from '@nestjs/passport';
 import { setRefusalReason } from '../common/logging';
 import { RateLimitGuard } from '../rate-limit/rate-limit.guard';
 import { IS_PUBLIC_KEY } from './public.decorator';
+import { SessionCheckUnavailableError } from './session-token';
 import { TOKEN_STRATEGY_NAMES } from './token-strategies';
 import { InvalidTokenError, toInvalidTokenError } from './token-rules';
 
@@ -55,6 +56,9 @@ export class JwtAuthGuard extends AuthGuard(TOKEN_STRATEGY_NAMES) {
     context?: ExecutionContext,
   ): TUser {
     if (user) return user;
+    if (error instanceof SessionCheckUnavailableError && context) {
+      setRefusalReason(context.switchToHttp().getResponse<object>(), 'session_check_unavailable');
+    }
     if (error instanceof Error && !(error instanceof InvalidTokenError)) throw error;
     const refusal = refusalOf(error ?? info);
     // The request's log line says why; the client gets the coarse message only.

@@ -46,7 +46,8 @@ export class InvalidTokenError extends Error {
   }
 }
 
-const BEARER = /^bearer[ \t]+([A-Za-z0-9\-_.~+/]+=*)[ \t]*$/i;
+// `%`: a Better Auth session cookie's value as the Cookie header carries it (URL-encoded).
+const BEARER = /^bearer[ \t]+([A-Za-z0-9\-_.~+/%]+=*)[ \t]*$/i;
 
 /** Reads `Authorization: Bearer <token>` (scheme case-insensitive) and nothing else. */
 export function extractBearerToken(header: string | undefined): string | undefined {

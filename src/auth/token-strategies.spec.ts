@@ -23,6 +23,14 @@ import { AuthUser } from './auth-user';
 import { JwksStrategy } from './jwks.strategy';
 import { JwtAuthGuard } from './jwt-auth.guard';
 import { JwtStrategy } from './jwt.strategy';
+import {
+  SessionCheckUnavailableError,
+  SessionLookup,
+  SessionRecord,
+  SessionToken,
+} from './session-token';
+import { SessionTokenStrategy } from './session-token.strategy';
+import { SessionVerifier } from './session-verifier';
 import { TokenGate } from './token-gate';
 import { isCanonicalCompactJws } from './token-rules';
 import { TOKEN_STRATEGIES, TOKEN_STRATEGY_NAMES } from './token-strategies';
@@ -86,19 +94,28 @@ function configFor(env: Record<string, string>): AuthConfig {
 /** One deployment's token strategies, run through passport's own flow as the global guard runs them. */
 class Authenticator {
   readonly gate: TokenGate;
-  readonly strategies: (JwtStrategy | JwksStrategy)[];
+  readonly strategies: (JwtStrategy | JwksStrategy | SessionTokenStrategy)[];
   private readonly passport = new passport.Passport();
   private readonly guard = new JwtAuthGuard(new Reflector(), {} as RateLimitGuard);
 
-  constructor(readonly config: AuthConfig) {
+  /** `sessions`: where session tokens are looked up (a mock of ours), when they are on. */
+  constructor(
+    readonly config: AuthConfig,
+    sessions: SessionLookup = { find: () => Promise.reject(new Error('not asked')) },
+  ) {
     this.gate = new TokenGate(config);
-    this.strategies = TOKEN_STRATEGIES.map((Strategy) => {
-      const strategy = new Strategy(config, this.gate);
+    this.strategies = [
+      new JwtStrategy(config, this.gate),
+      new JwksStrategy(config, this.gate),
+      new SessionTokenStrategy(config, this.gate, new SessionVerifier(config, sessions)),
+    ];
+    expect(this.strategies.map((strategy) => strategy.constructor)).toEqual(TOKEN_STRATEGIES);
+    for (const strategy of this.strategies) {
       // A passport of its own: the strategies also register with the global one as they are
       // built, and each deployment here has different settings.
-      this.passport.use(Strategy.strategyName, strategy);
-      return strategy;
-    });
+      const { strategyName } = strategy.constructor as unknown as { strategyName: string };
+      this.passport.use(strategyName, strategy);
+    }
   }
 
   /** The reason the guard named for the request's log line, after a refusal. */
@@ -728,6 +745,177 @@ describe('Token strategies', () => {
 
       expect(jwtValidate).not.toHaveBeenCalled();
       expect(jwksValidate).not.toHaveBeenCalled();
+    });
+  });
+
+  describe(SessionTokenStrategy.name, () => {
+    const SESSION = 'Q3Jb8x2mPzT7vLk0aWc9dEfGhIjKlMnO'; // 32 letters and digits, as Better Auth's
+    const signedBy = (secret: string, token = SESSION) =>
+      `${token}.${createHmac('sha256', secret).update(token).digest('base64')}`;
+    const inAMinute = () => new Date(Date.now() + 60_000);
+
+    let lookup: { find: jest.Mock<Promise<SessionRecord | undefined>, [SessionToken]> };
+    let now: number;
+
+    beforeEach(() => {
+      lookup = {
+        find: jest.fn<Promise<SessionRecord | undefined>, [SessionToken]>(() =>
+          Promise.resolve({ userId: USER_ID, expiresAt: inAMinute() }),
+        ),
+      };
+      now = Date.now();
+      jest.spyOn(Date, 'now').mockImplementation(() => now);
+    });
+    afterEach(() => jest.restoreAllMocks());
+
+    const sessionsOn = (env: Record<string, string> = {}) =>
+      new Authenticator(
+        configFor({
+          BETTER_AUTH_URL: baseUrl,
+          BETTER_AUTH_SECRET: SECRET,
+          BETTER_AUTH_SESSION_TOKENS: 'true',
+          BETTER_AUTH_SESSION_CACHE_SECONDS: '10',
+          ...env,
+        }),
+        lookup,
+      );
+
+    it("should accept the bare, signed and URL-encoded signed forms as the session's user", async () => {
+      const verifier = sessionsOn({ BETTER_AUTH_SESSION_CACHE_SECONDS: '0' });
+      const signed = signedBy(SECRET);
+
+      for (const token of [SESSION, signed, encodeURIComponent(signed)]) {
+        await expect(verifier.verify(token)).resolves.toEqual({ id: USER_ID });
+      }
+
+      expect(lookup.find.mock.calls).toEqual([
+        [{ token: SESSION }],
+        [{ token: SESSION, signed }],
+        [{ token: SESSION, signed }],
+      ]);
+    });
+
+    it('should refuse a signature not made with the secret, without a lookup', async () => {
+      const verifier = sessionsOn();
+      const forged = signedBy(OTHER_SECRET);
+
+      await expectRefused(verifier, forged, 'Invalid token', 'bad_signature');
+      await expectRefused(verifier, encodeURIComponent(forged), 'Invalid token', 'bad_signature');
+      expect(lookup.find).not.toHaveBeenCalled();
+    });
+
+    it('should leave the signature to the lookup when the secret is not known here', async () => {
+      const verifier = sessionsOn({ BETTER_AUTH_SECRET: '' });
+      const forged = signedBy(OTHER_SECRET);
+      lookup.find.mockResolvedValue(undefined);
+
+      await expectRefused(verifier, forged, 'Session not found or signed out', 'session_unknown');
+      expect(lookup.find).toHaveBeenCalledWith({ token: SESSION, signed: forged });
+    });
+
+    it.each([
+      ['31 characters', SESSION.slice(1)],
+      ['a character outside letters and digits', `${SESSION.slice(1)}-`],
+      ['lower-case escapes', encodeURIComponent(signedBy(SECRET)).replace(/%3D$/, '%3d')],
+      ['escapes mixed with raw characters', signedBy(SECRET).replace(/=$/, '%3D')],
+      ['no padding', signedBy(SECRET).replace(/=$/, '')],
+      [
+        'an unused bit set in the signature',
+        signedBy(SECRET).replace(/(.)=$/, (_m, last: string) =>
+          last === 'A' ? 'B=' : `${String.fromCharCode(last.charCodeAt(0) ^ 1)}=`,
+        ),
+      ],
+    ])(
+      'should refuse a session token with %s as malformed, without a lookup',
+      async (_c, token) => {
+        await expectRefused(sessionsOn(), token, 'Malformed token', 'malformed');
+        expect(lookup.find).not.toHaveBeenCalled();
+      },
+    );
+
+    it('should refuse an unknown, an expired or an unusable session', async () => {
+      const verifier = sessionsOn();
+      lookup.find.mockResolvedValueOnce(undefined);
+      await expectRefused(verifier, SESSION, 'Session not found or signed out', 'session_unknown');
+
+      lookup.find.mockResolvedValueOnce({ userId: USER_ID, expiresAt: new Date(now - 1) });
+      await expectRefused(verifier, SESSION, 'Session has expired', 'session_expired');
+
+      for (const userId of ['', ' ', 'user\u0000one']) {
+        lookup.find.mockResolvedValueOnce({ userId, expiresAt: inAMinute() });
+        await expectRefused(verifier, SESSION, 'Invalid token', 'bad_subject');
+      }
+    });
+
+    it('should cache a session for the cache time, never past its expiry, and never a refusal', async () => {
+      const verifier = sessionsOn();
+      lookup.find.mockResolvedValueOnce(undefined);
+      await expectRefused(verifier, SESSION);
+      await expect(verifier.verify(SESSION)).resolves.toEqual({ id: USER_ID });
+      expect(lookup.find).toHaveBeenCalledTimes(2); // the refusal was not remembered
+
+      now += 9_999;
+      await verifier.verify(SESSION);
+      expect(lookup.find).toHaveBeenCalledTimes(2);
+      now += 1;
+      await verifier.verify(SESSION);
+      expect(lookup.find).toHaveBeenCalledTimes(3);
+
+      // A session that ends in 2 s is trusted 2 s, not the 10 s of the cache.
+      const other = signedBy(SECRET, SESSION.replace('Q', 'R'));
+      lookup.find.mockResolvedValueOnce({ userId: USER_ID, expiresAt: new Date(now + 2_000) });
+      await verifier.verify(other);
+      now += 1_999;
+      await verifier.verify(other);
+      expect(lookup.find).toHaveBeenCalledTimes(4);
+      now += 1;
+      await verifier.verify(other);
+      expect(lookup.find).toHaveBeenCalledTimes(5);
+    });
+
+    it('should share one lookup between requests that bring the same token at once', async () => {
+      const verifier = sessionsOn();
+      let answer!: (record: SessionRecord) => void;
+      lookup.find.mockReturnValueOnce(new Promise((resolve) => (answer = resolve)));
+
+      const requests = [verifier.verify(SESSION), verifier.verify(SESSION)];
+      await new Promise((resolve) => setImmediate(resolve));
+      answer({ userId: USER_ID, expiresAt: inAMinute() });
+
+      await expect(Promise.all(requests)).resolves.toEqual([{ id: USER_ID }, { id: USER_ID }]);
+      expect(lookup.find).toHaveBeenCalledTimes(1);
+    });
+
+    it('should pass on that Better Auth cannot be asked (503), not refuse', async () => {
+      const verifier = sessionsOn();
+      lookup.find.mockRejectedValueOnce(new SessionCheckUnavailableError());
+
+      await expect(verifier.verify(SESSION)).rejects.toBeInstanceOf(SessionCheckUnavailableError);
+      expect(verifier.lastReason).toBe('session_check_unavailable');
+    });
+
+    it('should leave JWTs to their strategies', async () => {
+      const verifier = sessionsOn();
+      const [, , sessions] = verifier.strategies;
+      const validate = jest.spyOn(sessions, 'validate');
+
+      await expect(verifier.verify(await signHs256())).resolves.toEqual({ id: USER_ID });
+      await expect(verifier.verify(await signAsymmetric(keys.EdDSA))).resolves.toEqual({
+        id: USER_ID,
+      });
+      await expectRefused(verifier, 'xx.yy.zz', 'Malformed token', 'malformed');
+
+      expect(lookup.find).not.toHaveBeenCalled();
+      expect(validate).not.toHaveBeenCalled();
+    });
+
+    it('should refuse session tokens as malformed when they are off, as before', async () => {
+      const verifier = new Authenticator(configFor({ BETTER_AUTH_SECRET: SECRET }), lookup);
+
+      for (const token of [SESSION, signedBy(SECRET), encodeURIComponent(signedBy(SECRET))]) {
+        await expectRefused(verifier, token, 'Malformed token', 'malformed');
+      }
+      expect(lookup.find).not.toHaveBeenCalled();
     });
   });
 });

@@ -129,6 +129,11 @@ export const authConfig = registerAs(
       'JWKS_TIMEOUT_MS',
       'TOKEN_CACHE_SIZE',
       'TOKEN_CACHE_MAX_AGE_SECONDS',
+      'BETTER_AUTH_SESSION_TOKENS',
+      'BETTER_AUTH_SESSION_VERIFY',
+      'BETTER_AUTH_SESSION_CACHE_SECONDS',
+      'BETTER_AUTH_SESSION_TIMEOUT_MS',
+      'BETTER_AUTH_SESSION_TABLE',
     ],
     (env) => {
       const betterAuthUrl = env.BETTER_AUTH_URL?.replace(/\/$/, '');
@@ -155,6 +160,10 @@ export const authConfig = registerAs(
           issuer: oneOrMany(env.HS256_ISSUER),
           audience: oneOrMany(env.HS256_AUDIENCE),
         },
+        /** Better Auth session tokens as Bearer; undefined when off. */
+        sessionTokens: env.BETTER_AUTH_SESSION_TOKENS
+          ? sessionTokenSettings(env, betterAuthUrl)
+          : undefined,
         clockToleranceSeconds: env.JWT_CLOCK_TOLERANCE_SECONDS,
         tokenCacheSize: env.TOKEN_CACHE_SIZE,
         tokenCacheMaxAgeMs: env.TOKEN_CACHE_MAX_AGE_SECONDS * 1000,
@@ -162,6 +171,38 @@ export const authConfig = registerAs(
     },
   ),
 );
+
+/** How session tokens are checked: Better Auth's get-session endpoint, or its session table. */
+export type SessionTokenSettings = {
+  /** A checked session is trusted this long at most (and never past its expiry). */
+  cacheMs: number;
+} & ({ verify: 'endpoint'; url: URL; timeoutMs: number } | { verify: 'database'; table: string });
+
+function sessionTokenSettings(
+  env: Pick<
+    EnvironmentVariables,
+    | 'BETTER_AUTH_SESSION_VERIFY'
+    | 'BETTER_AUTH_SESSION_CACHE_SECONDS'
+    | 'BETTER_AUTH_SESSION_TIMEOUT_MS'
+    | 'BETTER_AUTH_SESSION_TABLE'
+  >,
+  betterAuthUrl: string | undefined,
+): SessionTokenSettings {
+  const cacheMs = env.BETTER_AUTH_SESSION_CACHE_SECONDS * 1000;
+  const verify = env.BETTER_AUTH_SESSION_VERIFY ?? (betterAuthUrl ? 'endpoint' : 'database');
+  // The validation refuses `endpoint` without BETTER_AUTH_URL.
+  return verify === 'endpoint'
+    ? {
+        cacheMs,
+        verify,
+        // Read-only: no refresh of the session (a write), no cookie cache (a stale copy).
+        url: new URL(
+          `${betterAuthUrl as string}/api/auth/get-session?disableCookieCache=true&disableRefresh=true`,
+        ),
+        timeoutMs: env.BETTER_AUTH_SESSION_TIMEOUT_MS,
+      }
+    : { cacheMs, verify, table: env.BETTER_AUTH_SESSION_TABLE };
+}
 
 export const logConfig = registerAs(
   'log',

@@ -232,6 +232,84 @@ describe('configuration namespaces', () => {
     expect(auth.jwks).toMatchObject({ cooldownMs: 7000, cacheMaxAgeMs: 60_000, timeoutMs: 5000 });
   });
 
+  describe('Better Auth session tokens', () => {
+    it('should be off by default', () => {
+      expect(authConfig(MINIMAL).sessionTokens).toBeUndefined();
+    });
+
+    it("should ask Better Auth's get-session, read-only, when BETTER_AUTH_URL is set", () => {
+      const auth = authConfig({
+        ...MINIMAL,
+        BETTER_AUTH_URL: 'http://x:3000/',
+        BETTER_AUTH_SESSION_TOKENS: 'true',
+      });
+
+      expect(auth.sessionTokens).toEqual({
+        verify: 'endpoint',
+        url: new URL(
+          'http://x:3000/api/auth/get-session?disableCookieCache=true&disableRefresh=true',
+        ),
+        timeoutMs: 2000,
+        cacheMs: 10_000,
+      });
+    });
+
+    it('should read the session table when told to, or when there is no BETTER_AUTH_URL', () => {
+      const told = authConfig({
+        ...MINIMAL,
+        BETTER_AUTH_URL: 'http://x:3000',
+        BETTER_AUTH_SESSION_TOKENS: 'true',
+        BETTER_AUTH_SESSION_VERIFY: 'database',
+        BETTER_AUTH_SESSION_TABLE: 'auth.sessions',
+        BETTER_AUTH_SESSION_CACHE_SECONDS: '0',
+      });
+      const noUrl = authConfig({ ...MINIMAL, BETTER_AUTH_SESSION_TOKENS: 'yes' });
+
+      expect(told.sessionTokens).toEqual({
+        verify: 'database',
+        table: 'auth.sessions',
+        cacheMs: 0,
+      });
+      expect(noUrl.sessionTokens).toEqual({
+        verify: 'database',
+        table: 'session',
+        cacheMs: 10_000,
+      });
+    });
+
+    it('should refuse endpoint checks without BETTER_AUTH_URL', () => {
+      expect(
+        validationMessage({
+          ...MINIMAL,
+          BETTER_AUTH_SESSION_TOKENS: 'true',
+          BETTER_AUTH_SESSION_VERIFY: 'endpoint',
+        }),
+      ).toMatch(/^\s+- BETTER_AUTH_SESSION_VERIFY: endpoint asks Better Auth at BETTER_AUTH_URL/m);
+    });
+
+    it.each([
+      ['BETTER_AUTH_SESSION_VERIFY', 'cookie'],
+      ['BETTER_AUTH_SESSION_TABLE', 'session; DROP TABLE task'],
+      ['BETTER_AUTH_SESSION_TABLE', 'a.b.c'],
+      ['BETTER_AUTH_SESSION_TABLE', '"session"'],
+      ['BETTER_AUTH_SESSION_CACHE_SECONDS', '301'],
+      ['BETTER_AUTH_SESSION_TIMEOUT_MS', '50'],
+    ])('should refuse %s=%j naming it', (name, value) => {
+      expect(validationMessage({ ...MINIMAL, [name]: value })).toMatch(
+        new RegExp(`^\\s+- ${name}: `, 'm'),
+      );
+    });
+
+    it('should count as a token source on their own', () => {
+      const env = { DATABASE_URL: MINIMAL.DATABASE_URL, BETTER_AUTH_SESSION_TOKENS: 'true' };
+
+      expect(() => validateEnv(env)).not.toThrow();
+      expect(validationMessage({ DATABASE_URL: MINIMAL.DATABASE_URL })).toMatch(
+        /set at least one token source/,
+      );
+    });
+  });
+
   it('should split CORS_ORIGINS into trimmed origins', () => {
     const http = httpConfig({
       ...MINIMAL,

@@ -18,6 +18,7 @@ import { MAX_WORKERS } from './constants';
 
 export const NODE_ENVS = ['development', 'production', 'test'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'verbose'] as const;
+export const SESSION_VERIFY_MODES = ['endpoint', 'database'] as const;
 
 const toInt = ({ value }: { value: unknown }) =>
   typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
@@ -145,6 +146,36 @@ export class EnvironmentVariables {
 
   @IntegerEnv(10, 86400)
   JWKS_CACHE_MAX_AGE_SECONDS = 600;
+
+  /**
+   * Better Auth session tokens as Bearer: the `better-auth.session_token` cookie value (signed,
+   * `token.signature`) or the bare token (the `bearer` plugin's), checked with Better Auth.
+   */
+  @BooleanEnv()
+  BETTER_AUTH_SESSION_TOKENS = false;
+
+  /**
+   * How a session token is checked: `endpoint` asks Better Auth's get-session at BETTER_AUTH_URL,
+   * `database` reads its session table on DATABASE_URL. Default: endpoint when BETTER_AUTH_URL is
+   * set, else database.
+   */
+  @OptionalEnv()
+  @IsIn(SESSION_VERIFY_MODES)
+  BETTER_AUTH_SESSION_VERIFY?: (typeof SESSION_VERIFY_MODES)[number];
+
+  /** Longest a checked session is trusted without asking again (never past its expiry); 0: ask each time. */
+  @IntegerEnv(0, 300)
+  BETTER_AUTH_SESSION_CACHE_SECONDS = 10;
+
+  /** How long get-session may take before the request answers 503 (endpoint mode). */
+  @IntegerEnv(100, 30000)
+  BETTER_AUTH_SESSION_TIMEOUT_MS = 2000;
+
+  /** Better Auth's session table, `table` or `schema.table` (database mode). */
+  @Matches(/^[A-Za-z_][\w$]{0,62}(\.[A-Za-z_][\w$]{0,62})?$/, {
+    message: 'must be a table name or schema.table (letters, digits, _ and $)',
+  })
+  BETTER_AUTH_SESSION_TABLE = 'session';
 
   @IntegerEnv(100, 60000)
   JWKS_TIMEOUT_MS = 5000;
@@ -315,10 +346,30 @@ function crossChecks(env: EnvironmentVariables): Problem[] {
         "not 0): the client-side timeout is only a backstop behind the database's own",
     );
   }
-  if (!env.BETTER_AUTH_SECRET && !env.BETTER_AUTH_URL && !env.BETTER_AUTH_JWKS_URL) {
+  if (
+    !env.BETTER_AUTH_SECRET &&
+    !env.BETTER_AUTH_URL &&
+    !env.BETTER_AUTH_JWKS_URL &&
+    !env.BETTER_AUTH_SESSION_TOKENS
+  ) {
     problem(
-      ['BETTER_AUTH_SECRET', 'BETTER_AUTH_URL', 'BETTER_AUTH_JWKS_URL'],
+      [
+        'BETTER_AUTH_SECRET',
+        'BETTER_AUTH_URL',
+        'BETTER_AUTH_JWKS_URL',
+        'BETTER_AUTH_SESSION_TOKENS',
+      ],
       'BETTER_AUTH_SECRET / BETTER_AUTH_URL / BETTER_AUTH_JWKS_URL: set at least one token source',
+    );
+  }
+  if (
+    env.BETTER_AUTH_SESSION_TOKENS &&
+    env.BETTER_AUTH_SESSION_VERIFY === 'endpoint' &&
+    !env.BETTER_AUTH_URL
+  ) {
+    problem(
+      ['BETTER_AUTH_SESSION_VERIFY', 'BETTER_AUTH_URL'],
+      'BETTER_AUTH_SESSION_VERIFY: endpoint asks Better Auth at BETTER_AUTH_URL, which is not set',
     );
   }
   if (
