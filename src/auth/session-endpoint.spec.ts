@@ -64,12 +64,13 @@ describe(BetterAuthSessionEndpoint.name, () => {
     });
   });
 
-  it('should sign a bare token itself when it knows the secret', async () => {
+  it('should sign a bare token itself for the cookie when it knows the secret', async () => {
     await endpoint().find({ token: TOKEN });
 
-    expect(sent().init.headers.cookie).toContain(
-      `better-auth.session_token=${encodeURIComponent(SIGNED)}`,
-    );
+    const { headers } = sent().init;
+    expect(headers.cookie).toContain(`better-auth.session_token=${encodeURIComponent(SIGNED)}`);
+    // As presented, for the bearer plugin (which signs it with its own secret).
+    expect(headers.authorization).toBe(`Bearer ${TOKEN}`);
   });
 
   it('should send a bare token as Bearer only (the bearer plugin) without the secret', async () => {

@@ -21,9 +21,9 @@ export interface SessionEndpointOptions {
  * Asks Better Auth itself (`GET /api/auth/get-session`) whose a session token is, as its own
  * frontend would. The token goes as the session cookie, signed (under both of its names, with and
  * without the `__Secure-` prefix Better Auth uses on https), which works whether or not that
- * Better Auth has the `bearer` plugin; and as Bearer too, which is all a bare token can be when
- * the secret is not known here (then the `bearer` plugin is needed). Nothing else of the request
- * is forwarded, and the token is never logged.
+ * Better Auth has the `bearer` plugin; and as Bearer too, as it was presented, which is all a
+ * bare token can be when the secret is not known here (then the `bearer` plugin is needed).
+ * Nothing else of the request is forwarded, and the token is never logged.
  *
  * Better Auth answers 200 with the session, or 200 `null` for none (unknown, signed out, expired).
  * Anything else (no answer within the timeout, a refused connection, a 5xx, a 429 from its rate
@@ -46,7 +46,8 @@ export class BetterAuthSessionEndpoint extends SessionLookup {
       (this.options.secret && signSessionToken(session.token, this.options.secret));
     const headers: Record<string, string> = {
       accept: 'application/json',
-      authorization: `Bearer ${signed ?? session.token}`,
+      // As presented: a bare token is signed by the bearer plugin itself, with its own secret.
+      authorization: `Bearer ${session.signed ?? session.token}`,
     };
     if (signed !== undefined) {
       const value = encodeURIComponent(signed);
