@@ -137,8 +137,9 @@ export function acceptClaims(payload: unknown, clockToleranceSeconds: number): A
   if (typeof sub !== 'string' || sub.trim() === '') {
     throw new InvalidTokenError('Token has no subject', 'bad_subject');
   }
-  if (!isSaneSubject(sub))
+  if (!SANE_SUBJECT.test(sub)) {
     throw new InvalidTokenError('Token claim "sub" is invalid', 'bad_subject');
+  }
   if (typeof exp !== 'number' || !(exp <= MAX_EXP_SECONDS)) {
     throw new InvalidTokenError('Token claim "exp" is invalid', 'bad_expiry');
   }
