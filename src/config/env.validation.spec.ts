@@ -345,7 +345,7 @@ describe('configuration namespaces', () => {
 
     expect(database.url).toBe(MINIMAL.DATABASE_URL);
     expect(() => authConfig({ DATABASE_URL: MINIMAL.DATABASE_URL })).toThrow(
-      /BETTER_AUTH_SECRET \/ BETTER_AUTH_URL \/ BETTER_AUTH_JWKS_URL: set at least one/,
+      /BETTER_AUTH_SECRET \/ BETTER_AUTH_URL \/ BETTER_AUTH_JWKS_URL \/ BETTER_AUTH_SESSION_TOKENS: set at least one/,
     );
     expect(() => databaseConfig({ DATABASE_POOL_SIZE: '0' })).toThrow(/DATABASE_POOL_SIZE: /);
   });

@@ -359,7 +359,8 @@ function crossChecks(env: EnvironmentVariables): Problem[] {
         'BETTER_AUTH_JWKS_URL',
         'BETTER_AUTH_SESSION_TOKENS',
       ],
-      'BETTER_AUTH_SECRET / BETTER_AUTH_URL / BETTER_AUTH_JWKS_URL: set at least one token source',
+      'BETTER_AUTH_SECRET / BETTER_AUTH_URL / BETTER_AUTH_JWKS_URL / BETTER_AUTH_SESSION_TOKENS: ' +
+        'set at least one token source',
     );
   }
   if (
