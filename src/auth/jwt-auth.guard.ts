@@ -16,10 +16,11 @@ import { InvalidTokenError, toInvalidTokenError } from './token-rules';
  * It runs before the rate limit, which then counts the request as the verified user's, and
  * before the body is read, so a request without a valid token never gets its body parsed.
  * A request it refuses must still be counted, per client address (guessing tokens is not free),
- * and never reaches the rate limit's own turn: so on a 401 it asks the rate limit to count the
- * address's hit first, which answers 429 instead once the address is over its limit. One
- * explicit call at the one place where a refusal is decided, rather than a middleware that
- * verifies early or a refusal left on the request for a later guard to throw.
+ * and never reaches the rate limit's own turn: so on a 401 (or a 503 for a session Better Auth
+ * could not check) it asks the rate limit to count the address's hit first, which answers 429
+ * instead once the address is over its limit. One explicit call at the one place where a refusal
+ * is decided, rather than a middleware that verifies early or a refusal left on the request for a
+ * later guard to throw.
  */
 @Injectable()
 export class JwtAuthGuard extends AuthGuard(TOKEN_STRATEGY_NAMES) {
@@ -39,7 +40,11 @@ export class JwtAuthGuard extends AuthGuard(TOKEN_STRATEGY_NAMES) {
     try {
       return (await super.canActivate(context)) as boolean;
     } catch (error) {
-      if (error instanceof UnauthorizedException) await this.rateLimit.countRefused(context);
+      // A session token Better Auth could not check (503) counts too: while it is down, a flood
+      // of session tokens must not turn into a flood of calls to it.
+      if (error instanceof UnauthorizedException || error instanceof SessionCheckUnavailableError) {
+        await this.rateLimit.countRefused(context);
+      }
       throw error;
     }
   }
