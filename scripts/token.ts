@@ -1,8 +1,8 @@
 // Mints an HS256 token for a test user, signed like a Better Auth shared-secret frontend does:
 //   npm run token -- <user-id> [--ttl 3600]
 // Configuration comes through the app's own loader (.env, validated): BETTER_AUTH_SECRET, else
-// the local secret a zero-configuration `npm start` uses (.data/dev-secret); JWT_ISSUER and
-// JWT_AUDIENCE when set. The token goes to stdout alone, so `$(npm run -s token -- x)` works.
+// the local secret a zero-configuration `npm start` uses (.data/dev-secret); HS256_ISSUER and
+// HS256_AUDIENCE when set (the first of a list). The token goes to stdout alone, so `$(npm run -s token -- x)` works.
 import { SignJWT } from 'jose';
 import { useDevelopmentSecret } from '../src/auth/development-secret';
 import { loadEnvFile } from '../src/config/config.module';
@@ -33,8 +33,9 @@ async function main(): Promise<void> {
     .setSubject(userId)
     .setIssuedAt()
     .setExpirationTime(`${ttl}s`);
-  if (auth.issuer) jwt = jwt.setIssuer(auth.issuer);
-  if (auth.audience) jwt = jwt.setAudience(auth.audience);
+  const { issuer, audience } = auth.hs256;
+  if (issuer) jwt = jwt.setIssuer(Array.isArray(issuer) ? issuer[0] : issuer);
+  if (audience) jwt = jwt.setAudience(Array.isArray(audience) ? audience[0] : audience);
 
   process.stdout.write(`${await jwt.sign(new TextEncoder().encode(auth.sharedSecret))}\n`);
   console.error(

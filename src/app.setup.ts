@@ -110,7 +110,8 @@ function setupSwagger(app: INestApplication): void {
       .setDescription(
         'Multi-user tasks for Next.js + Better Auth frontends. Send a Better Auth token as ' +
           '`Authorization: Bearer <token>`: a `jwt` plugin token (verified through the JWKS) or ' +
-          'an HS256 token signed with `BETTER_AUTH_SECRET`.',
+          'an HS256 token signed with `BETTER_AUTH_SECRET`; with `BETTER_AUTH_SESSION_TOKENS` on, ' +
+          "also a Better Auth session token (the session cookie's value, or the `bearer` plugin's).",
       )
       .setVersion('1.0.0')
       .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })

@@ -3,6 +3,7 @@ import passport from 'passport';
 import request from 'supertest';
 import { JwksStrategy } from '../src/auth/jwks.strategy';
 import { JwtStrategy } from '../src/auth/jwt.strategy';
+import { SessionTokenStrategy } from '../src/auth/session-token.strategy';
 import { createTestApp, useTestApp } from './support/app';
 import { betterAuthSigned, betterAuthUser, hs256Token, newUser } from './support/tokens';
 
@@ -39,11 +40,12 @@ describe('Authentication (real Better Auth tokens)', () => {
     const flow = jest.spyOn(passport, 'authenticate');
     const jwt = jest.spyOn(JwtStrategy.prototype, 'authenticate');
     const jwks = jest.spyOn(JwksStrategy.prototype, 'authenticate');
+    const session = jest.spyOn(SessionTokenStrategy.prototype, 'authenticate');
     try {
       const [hs256User, baUser] = await Promise.all([newUser(), betterAuthUser()]);
       await suite.http.get('/api/tasks').set(hs256User.auth).expect(200);
       expect(flow).toHaveBeenCalledTimes(1);
-      expect(flow.mock.calls[0][0]).toEqual(['jwt', 'jwks']);
+      expect(flow.mock.calls[0][0]).toEqual(['jwt', 'jwks', 'better-auth-session']);
       expect(jwt).toHaveBeenCalledTimes(1);
       expect(jwks).not.toHaveBeenCalled(); // the first strategy accepted the token
 
@@ -51,11 +53,13 @@ describe('Authentication (real Better Auth tokens)', () => {
       expect(flow).toHaveBeenCalledTimes(2);
       expect(jwt).toHaveBeenCalledTimes(2); // declined it: not HS256
       expect(jwks).toHaveBeenCalledTimes(1);
+      // Session tokens come last: a JWT that one of the first two accepts never reaches them.
+      expect(session).not.toHaveBeenCalled();
 
       await suite.http.get('/health').expect(200);
       expect(flow).toHaveBeenCalledTimes(2);
     } finally {
-      [flow, jwt, jwks].forEach((spy) => spy.mockRestore());
+      [flow, jwt, jwks, session].forEach((spy) => spy.mockRestore());
     }
   });
 

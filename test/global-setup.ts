@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { runMigrations } from '../src/database/migrate';
 import { startEmbeddedPostgres } from '../src/database/embedded-postgres';
-import { startBetterAuthServer } from './support/better-auth-server';
+import { startBetterAuthServer, startSessionBetterAuthServer } from './support/better-auth-server';
 import { startPgbouncer } from './support/pgbouncer';
 import { startRedisServer } from './support/redis-server';
 import { TestResources } from './support/resources';
@@ -12,7 +12,9 @@ import { TestResources } from './support/resources';
 /**
  * Starts what the e2e suites talk to, once: a real PostgreSQL (migrated once), PgBouncer in
  * transaction mode in front of it (the e2e-pooler project), a second PostgreSQL that the outage
- * suite may stop and start, a real Better Auth server and a real Redis. Workers inherit the env.
+ * suite may stop and start, a real Better Auth server (memory adapter, `jwt` plugin), a second one
+ * on the PostgreSQL (`bearer` and `jwt` plugins: session tokens) and a real Redis. Workers inherit
+ * the env.
  */
 export default async function globalSetup(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'todo-api-e2e-'));
@@ -31,6 +33,12 @@ export default async function globalSetup(): Promise<void> {
   for (const { url } of [database, outageDatabase]) await runMigrations(url);
   const pgbouncer = await startPgbouncer(database.url, join(root, 'pgbouncer'));
   const auth = await authServer;
+  const secret = randomBytes(32).toString('base64url');
+  const sessionAuth = await startSessionBetterAuthServer({
+    databaseUrl: database.url,
+    secret,
+    schema: 'better_auth',
+  });
 
   Object.assign(process.env, {
     NODE_ENV: 'test',
@@ -41,7 +49,10 @@ export default async function globalSetup(): Promise<void> {
     OUTAGE_DATABASE_DIR: outageDatabase.dataDir,
     OUTAGE_DATABASE_PORT: String(outageDatabase.port),
     BETTER_AUTH_URL: auth.url,
-    BETTER_AUTH_SECRET: randomBytes(32).toString('base64url'),
+    BETTER_AUTH_SECRET: secret,
+    SESSION_AUTH_URL: sessionAuth.url,
+    SESSION_AUTH_CONTROL_URL: sessionAuth.controlUrl,
+    SESSION_AUTH_TABLE: 'better_auth.session',
     CORS_ORIGINS: 'http://localhost:3000,https://app.example.com',
     LOG_LEVEL: 'error',
     TEST_REDIS_URL: redis.url,
@@ -52,6 +63,7 @@ export default async function globalSetup(): Promise<void> {
     outageDatabase,
     pgbouncer,
     auth,
+    sessionAuth,
     redis,
   };
 }

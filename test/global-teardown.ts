@@ -6,6 +6,7 @@ export default async function globalTeardown(): Promise<void> {
   const resources = (globalThis as { __E2E__?: TestResources }).__E2E__;
   if (!resources) return;
   await resources.auth.close();
+  await resources.sessionAuth.close();
   await resources.pgbouncer.stop();
   await resources.redis.stop();
   await resources.database.stop();

@@ -1,6 +1,8 @@
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { DataSource } from 'typeorm';
+import { BetterAuthSessionRepository } from '../src/auth/session.repository';
 import { GuardedClient } from '../src/database/connection-guard';
 import { Transactions } from '../src/database/transactions';
 import { IdempotencyRepository } from '../src/tasks/idempotency/idempotency.repository';
@@ -19,6 +21,7 @@ const FILES = {
   tasks: 'src/tasks/queries/tasks.repository.sql',
   changes: 'src/tasks/sync/queries/changes.repository.sql',
   idempotency: 'src/tasks/idempotency/queries/idempotency.repository.sql',
+  sessions: 'src/auth/queries/session.repository.sql',
 };
 /** The transaction's own messages (see inTransaction), not the repositories'. */
 const PLUMBING = /^(START TRANSACTION|BEGIN|COMMIT|ROLLBACK|SET TRANSACTION|SET LOCAL)/;
@@ -31,6 +34,7 @@ describe('SQL snapshots', () => {
     tasks: [],
     changes: [],
     idempotency: [],
+    sessions: [],
   };
 
   beforeAll(async () => {
@@ -156,6 +160,17 @@ describe('SQL snapshots', () => {
     );
     await record('idempotency', 'findOwned', () => keys.findOwned(owner, 'k'));
     await record('idempotency', 'purgeExpired', () => keys.purgeExpired(48));
+
+    // Better Auth's session table (session tokens, database mode): the test's Better Auth keeps
+    // it in the better_auth schema. Its columns are read once, at the first lookup.
+    const sessions = new BetterAuthSessionRepository(
+      app.get(DataSource).manager,
+      process.env.SESSION_AUTH_TABLE as string,
+    );
+    await record('sessions', 'columns of the table, then find by token', () =>
+      sessions.find({ token: 'a'.repeat(32) }),
+    );
+    await record('sessions', 'find by token', () => sessions.find({ token: 'a'.repeat(32) }));
 
     for (const [name, path] of Object.entries(FILES)) {
       const text =

@@ -1,5 +1,13 @@
 import { Module } from '@nestjs/common';
 import { PassportModule } from '@nestjs/passport';
+import { getDataSourceToken } from '@nestjs/typeorm';
+import { createSecretKey } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { authConfig, AuthConfig } from '../config/configuration';
+import { BetterAuthSessionEndpoint } from './session-endpoint';
+import { SessionLookup } from './session-token';
+import { BetterAuthSessionRepository } from './session.repository';
+import { SessionVerifier } from './session-verifier';
 import { TokenGate } from './token-gate';
 import { TOKEN_STRATEGIES } from './token-strategies';
 
@@ -9,6 +17,37 @@ import { TOKEN_STRATEGIES } from './token-strategies';
  */
 @Module({
   imports: [PassportModule.register({ session: false })],
-  providers: [TokenGate, ...TOKEN_STRATEGIES],
+  providers: [
+    TokenGate,
+    SessionVerifier,
+    {
+      provide: SessionLookup,
+      inject: [authConfig.KEY, getDataSourceToken()],
+      useFactory: sessionLookupFor,
+    },
+    ...TOKEN_STRATEGIES,
+  ],
 })
 export class AuthModule {}
+
+/** Where session tokens are looked up: Better Auth's endpoint or its table (or nowhere: off). */
+function sessionLookupFor(auth: AuthConfig, dataSource: DataSource): SessionLookup {
+  const sessions = auth.sessionTokens;
+  if (sessions?.verify === 'endpoint') {
+    const secret = auth.sharedSecret
+      ? createSecretKey(Buffer.from(auth.sharedSecret, 'utf8'))
+      : undefined;
+    return new BetterAuthSessionEndpoint({
+      url: sessions.url,
+      timeoutMs: sessions.timeoutMs,
+      secret,
+    });
+  }
+  if (sessions?.verify === 'database') {
+    return new BetterAuthSessionRepository(dataSource.manager, sessions.table);
+  }
+  return NO_SESSIONS;
+}
+
+/** Session tokens off: TokenGate never screens a token as one, so this is never asked. */
+const NO_SESSIONS: SessionLookup = { find: () => Promise.resolve(undefined) };

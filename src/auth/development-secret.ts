@@ -10,7 +10,12 @@ import { validateEnv } from '../config/env.validation';
  */
 export function useDevelopmentSecret(): boolean {
   const env = validateEnv(process.env, ['NODE_ENV', 'LOCAL_DATA_DIR']);
-  const hasTokenSource = env.BETTER_AUTH_SECRET || env.BETTER_AUTH_URL || env.BETTER_AUTH_JWKS_URL;
+  // Session tokens count: a generated secret would fail the signed ones (not Better Auth's secret).
+  const hasTokenSource =
+    env.BETTER_AUTH_SECRET ||
+    env.BETTER_AUTH_URL ||
+    env.BETTER_AUTH_JWKS_URL ||
+    env.BETTER_AUTH_SESSION_TOKENS;
   if (env.NODE_ENV === 'production' || hasTokenSource) return false;
   process.env.BETTER_AUTH_SECRET = readOrCreateDevelopmentSecret(env.LOCAL_DATA_DIR);
   return true;

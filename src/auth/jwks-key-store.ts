@@ -8,6 +8,7 @@ import {
   FlattenedJWSInput,
   JWSHeaderParameters,
 } from 'jose';
+import { NO_JWKS_YET } from './token-rules';
 
 export interface JwksKeyStoreOptions {
   url: URL;
@@ -60,7 +61,7 @@ export class JwksKeyStore {
     } else if (this.now() - this.fetchedAt > this.options.cacheMaxAgeMs) {
       void this.refresh();
     }
-    if (!this.keySet) throw new errors.JWKSNoMatchingKey('No JWKS is available yet');
+    if (!this.keySet) throw new errors.JWKSNoMatchingKey(NO_JWKS_YET);
     try {
       return await this.keySet(header, token);
     } catch (error) {

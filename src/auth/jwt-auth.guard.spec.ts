@@ -8,6 +8,9 @@ import { AuthUser } from './auth-user';
 import { JwksStrategy } from './jwks.strategy';
 import { JwtAuthGuard } from './jwt-auth.guard';
 import { JwtStrategy } from './jwt.strategy';
+import { SessionCheckUnavailableError } from './session-token';
+import { SessionTokenStrategy } from './session-token.strategy';
+import { SessionVerifier } from './session-verifier';
 import { TokenGate } from './token-gate';
 
 const SECRET = 'guard-secret-guard-secret-guard-secret-01';
@@ -45,9 +48,14 @@ describe(JwtAuthGuard.name, () => {
     const config = authConfig({ BETTER_AUTH_SECRET: SECRET });
     const gate = new TokenGate(config);
     // Built as Nest builds them: each registers itself with the global passport by its name,
-    // which is where AuthGuard's `passport.authenticate(['jwt', 'jwks'])` finds them.
+    // which is where AuthGuard's `passport.authenticate(['jwt', 'jwks', …])` finds them.
     new JwtStrategy(config, gate);
     new JwksStrategy(config, gate);
+    new SessionTokenStrategy(
+      config,
+      gate,
+      new SessionVerifier(config, { find: () => Promise.resolve(undefined) }),
+    );
     jwtAuthenticate = jest.spyOn(JwtStrategy.prototype, 'authenticate');
     jwksAuthenticate = jest.spyOn(JwksStrategy.prototype, 'authenticate');
     reflector = new Reflector();
@@ -103,6 +111,30 @@ describe(JwtAuthGuard.name, () => {
       expect(rateLimit.countRefused).toHaveBeenCalledWith(context);
     },
   );
+
+  it('should have a request counted whose session Better Auth could not check (503)', async () => {
+    const config = authConfig({
+      BETTER_AUTH_SECRET: SECRET,
+      BETTER_AUTH_SESSION_TOKENS: 'true',
+      BETTER_AUTH_SESSION_VERIFY: 'database',
+    });
+    const gate = new TokenGate(config);
+    new JwtStrategy(config, gate);
+    new JwksStrategy(config, gate);
+    new SessionTokenStrategy(
+      config,
+      gate,
+      new SessionVerifier(config, {
+        find: () => Promise.reject(new SessionCheckUnavailableError()),
+      }),
+    );
+    const context = contextFor({
+      headers: { authorization: 'Bearer Q3Jb8x2mPzT7vLk0aWc9dEfGhIjKlMnO' },
+    });
+
+    await expect(guard.canActivate(context)).rejects.toBeInstanceOf(SessionCheckUnavailableError);
+    expect(rateLimit.countRefused).toHaveBeenCalledWith(context);
+  });
 
   it('should answer 429 instead of 401 when the address is over its limit', async () => {
     rateLimit.countRefused.mockRejectedValue(new ThrottlerException('Too many requests'));

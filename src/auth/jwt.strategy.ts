@@ -13,8 +13,8 @@ const fromBearerHeader = (request: Request) =>
 
 /**
  * HS256 tokens signed with `BETTER_AUTH_SECRET` (what hackathon frontends mint in a Next.js
- * route), verified by passport-jwt: jsonwebtoken checks the signature, `exp`, `nbf`, `iss` and
- * `aud`; {@link TokenGate} adds the cache and the rules shared with the other sources.
+ * route), verified by passport-jwt: jsonwebtoken checks the signature, `exp`, `nbf`, and `iss` and
+ * `aud` when HS256_ISSUER / HS256_AUDIENCE name them; {@link TokenGate} adds the cache and the rules shared with the other sources.
  */
 @Injectable()
 export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
@@ -28,8 +28,9 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     const options = {
       jwtFromRequest: fromBearerHeader,
       algorithms: ['HS256'],
-      issuer: auth.issuer,
-      audience: auth.audience,
+      // Their own, never the JWKS source's: unset, a token's iss and aud are not checked.
+      issuer: auth.hs256.issuer,
+      audience: auth.hs256.audience,
       jsonWebTokenOptions: { clockTolerance: auth.clockToleranceSeconds },
       passReqToCallback: true,
       ...(auth.sharedSecret

@@ -3,7 +3,14 @@ import { Request } from 'express';
 import { Strategy } from 'passport-strategy';
 import { authConfig, AuthConfig } from '../config/configuration';
 import { AuthUser } from './auth-user';
-import { acceptClaims, extractBearerToken, InvalidTokenError, screenToken } from './token-rules';
+import { isSessionTokenShaped, SESSION_TOKEN, SessionRecord } from './session-token';
+import {
+  acceptClaims,
+  extractBearerToken,
+  InvalidTokenError,
+  isSaneSubject,
+  screenToken,
+} from './token-rules';
 import { VerifiedTokenCache } from './verified-token-cache';
 
 /** A kind of token: the passport strategy that verifies it, and the only algorithms it may carry. */
@@ -14,7 +21,7 @@ export interface TokenSource {
 }
 
 /** The refusal when there is no bearer token at all. */
-export const NO_TOKEN = new InvalidTokenError('Not authenticated');
+export const NO_TOKEN = new InvalidTokenError('Not authenticated', 'no_token');
 
 interface VerifiedToken {
   user: AuthUser;
@@ -44,10 +51,15 @@ export class TokenGate {
   private readonly cache: VerifiedTokenCache<VerifiedToken>;
   private readonly screened = new WeakMap<Request, Screened>();
   private readonly clockToleranceSeconds: number;
+  /** Better Auth session tokens are on: a token shaped like one is screened as one. */
+  private readonly sessionTokens: boolean;
+  private readonly sessionCacheMs: number;
 
   constructor(@Inject(authConfig.KEY) auth: AuthConfig) {
     this.cache = new VerifiedTokenCache(auth.tokenCacheSize, auth.tokenCacheMaxAgeMs);
     this.clockToleranceSeconds = auth.clockToleranceSeconds;
+    this.sessionTokens = auth.sessionTokens !== undefined;
+    this.sessionCacheMs = auth.sessionTokens?.cacheMs ?? 0;
   }
 
   /**
@@ -89,7 +101,10 @@ export class TokenGate {
         try {
           seen.algorithm = screenToken(token);
         } catch (refusal) {
-          seen.refusal = refusal;
+          // Not a JWT. A session token (when they are on) is no JWS, hence no refusal: it goes
+          // to the one strategy that takes SESSION_TOKEN; off, it stays "Malformed token".
+          if (this.sessionTokens && isSessionTokenShaped(token)) seen.algorithm = SESSION_TOKEN;
+          else seen.refusal = refusal;
         }
       }
       this.screened.set(request, seen);
@@ -103,6 +118,22 @@ export class TokenGate {
    */
   accept(token: string, payload: unknown, source: TokenSource): AuthUser {
     const { user, trustUntilMs } = acceptClaims(payload, this.clockToleranceSeconds);
+    this.cache.set(token, { user, strategyName: source.strategyName }, trustUntilMs);
+    return user;
+  }
+
+  /**
+   * Called by the session strategy's `validate` with the live session Better Auth holds for the
+   * token: its user, cached for the session cache time at most and never past the session's
+   * expiry (a signed-out session stops working within that time). Throws
+   * {@link InvalidTokenError} to refuse.
+   */
+  acceptSession(token: string, session: SessionRecord, source: TokenSource): AuthUser {
+    if (!isSaneSubject(session.userId)) {
+      throw new InvalidTokenError('Invalid token', 'bad_subject');
+    }
+    const user = { id: session.userId };
+    const trustUntilMs = Math.min(session.expiresAt.getTime(), Date.now() + this.sessionCacheMs);
     this.cache.set(token, { user, strategyName: source.strategyName }, trustUntilMs);
     return user;
   }

@@ -35,6 +35,21 @@ export function logAsRequest<T>(response: { getHeader(name: string): unknown }, 
   }
 }
 
+/** Why a request was refused, for its request line; set by whoever refused it (the auth guard). */
+const refusalReasons = new WeakMap<object, string>();
+
+/**
+ * Names why the request whose response is `response` was refused (`expired`, `wrong_audience`…):
+ * its request line carries it as `reason`. A short code, never a token or a value.
+ */
+export function setRefusalReason(response: object, reason: string): void {
+  refusalReasons.set(response, reason);
+}
+
+export function refusalReasonOf(response: object): string | undefined {
+  return refusalReasons.get(response);
+}
+
 function currentRequestId(): string | undefined {
   return explicitId ?? requestIds.getStore();
 }

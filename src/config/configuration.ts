@@ -121,12 +121,19 @@ export const authConfig = registerAs(
       'BETTER_AUTH_JWKS_URL',
       'JWT_ISSUER',
       'JWT_AUDIENCE',
+      'HS256_ISSUER',
+      'HS256_AUDIENCE',
       'JWT_CLOCK_TOLERANCE_SECONDS',
       'JWKS_COOLDOWN_SECONDS',
       'JWKS_CACHE_MAX_AGE_SECONDS',
       'JWKS_TIMEOUT_MS',
       'TOKEN_CACHE_SIZE',
       'TOKEN_CACHE_MAX_AGE_SECONDS',
+      'BETTER_AUTH_SESSION_TOKENS',
+      'BETTER_AUTH_SESSION_VERIFY',
+      'BETTER_AUTH_SESSION_CACHE_SECONDS',
+      'BETTER_AUTH_SESSION_TIMEOUT_MS',
+      'BETTER_AUTH_SESSION_TABLE',
     ],
     (env) => {
       const betterAuthUrl = env.BETTER_AUTH_URL?.replace(/\/$/, '');
@@ -138,16 +145,25 @@ export const authConfig = registerAs(
           ? {
               url: new URL(jwksUrl),
               // Better Auth's jwt plugin sets both to its base URL unless told otherwise.
-              issuer: env.JWT_ISSUER ?? betterAuthUrl,
-              audience: env.JWT_AUDIENCE ?? betterAuthUrl,
+              issuer: oneOrMany(env.JWT_ISSUER) ?? betterAuthUrl,
+              audience: oneOrMany(env.JWT_AUDIENCE) ?? betterAuthUrl,
               cooldownMs: env.JWKS_COOLDOWN_SECONDS * 1000,
               cacheMaxAgeMs: env.JWKS_CACHE_MAX_AGE_SECONDS * 1000,
               timeoutMs: env.JWKS_TIMEOUT_MS,
             }
           : undefined,
-        /** iss/aud for HS256 tokens: checked only when set explicitly. */
-        issuer: env.JWT_ISSUER,
-        audience: env.JWT_AUDIENCE,
+        /**
+         * iss/aud of HS256 tokens, checked only when set: each source has its own, so tokens minted
+         * by a Next.js route (often with neither) and Better Auth's own can be accepted at once.
+         */
+        hs256: {
+          issuer: oneOrMany(env.HS256_ISSUER),
+          audience: oneOrMany(env.HS256_AUDIENCE),
+        },
+        /** Better Auth session tokens as Bearer; undefined when off. */
+        sessionTokens: env.BETTER_AUTH_SESSION_TOKENS
+          ? sessionTokenSettings(env, betterAuthUrl)
+          : undefined,
         clockToleranceSeconds: env.JWT_CLOCK_TOLERANCE_SECONDS,
         tokenCacheSize: env.TOKEN_CACHE_SIZE,
         tokenCacheMaxAgeMs: env.TOKEN_CACHE_MAX_AGE_SECONDS * 1000,
@@ -155,6 +171,38 @@ export const authConfig = registerAs(
     },
   ),
 );
+
+/** How session tokens are checked: Better Auth's get-session endpoint, or its session table. */
+export type SessionTokenSettings = {
+  /** A checked session is trusted this long at most (and never past its expiry). */
+  cacheMs: number;
+} & ({ verify: 'endpoint'; url: URL; timeoutMs: number } | { verify: 'database'; table: string });
+
+function sessionTokenSettings(
+  env: Pick<
+    EnvironmentVariables,
+    | 'BETTER_AUTH_SESSION_VERIFY'
+    | 'BETTER_AUTH_SESSION_CACHE_SECONDS'
+    | 'BETTER_AUTH_SESSION_TIMEOUT_MS'
+    | 'BETTER_AUTH_SESSION_TABLE'
+  >,
+  betterAuthUrl: string | undefined,
+): SessionTokenSettings {
+  const cacheMs = env.BETTER_AUTH_SESSION_CACHE_SECONDS * 1000;
+  const verify = env.BETTER_AUTH_SESSION_VERIFY ?? (betterAuthUrl ? 'endpoint' : 'database');
+  // The validation refuses `endpoint` without BETTER_AUTH_URL.
+  return verify === 'endpoint'
+    ? {
+        cacheMs,
+        verify,
+        // Read-only: no refresh of the session (a write), no cookie cache (a stale copy).
+        url: new URL(
+          `${betterAuthUrl as string}/api/auth/get-session?disableCookieCache=true&disableRefresh=true`,
+        ),
+        timeoutMs: env.BETTER_AUTH_SESSION_TIMEOUT_MS,
+      }
+    : { cacheMs, verify, table: env.BETTER_AUTH_SESSION_TABLE };
+}
 
 export const logConfig = registerAs(
   'log',
@@ -224,6 +272,18 @@ export function earlyLogConfig(raw: RawEnv = process.env): LogConfig {
 /** JSON lines when asked for, or by default in production. */
 function jsonLogs(format: string | undefined, isProduction: boolean): boolean {
   return format === 'json' || (isProduction && format !== 'pretty');
+}
+
+/**
+ * A comma-separated list: one value as itself, several as an array (jose and jsonwebtoken take
+ * either, and accept a claim that matches any of them); none as undefined.
+ */
+function oneOrMany(list: string | undefined): string | string[] | undefined {
+  const values = (list ?? '')
+    .split(',')
+    .map((value) => value.trim())
+    .filter(Boolean);
+  return values.length > 1 ? values : values[0];
 }
 
 /** `1mb`, `512kb`, `100b` or `1048576` (what BODY_LIMIT accepts), in bytes, as body-parser reads it. */

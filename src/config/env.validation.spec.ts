@@ -166,7 +166,7 @@ describe('configuration namespaces', () => {
     expect(auth.jwks?.issuer).toBe('http://x:3000');
   });
 
-  it('should let JWT_ISSUER and JWT_AUDIENCE override the derived values', () => {
+  it('should let JWT_ISSUER and JWT_AUDIENCE override the derived values, for JWKS tokens only', () => {
     const auth = authConfig({
       ...MINIMAL,
       BETTER_AUTH_URL: 'http://x:3000',
@@ -176,8 +176,30 @@ describe('configuration namespaces', () => {
 
     expect(auth.jwks?.issuer).toBe('https://issuer.example.com');
     expect(auth.jwks?.audience).toBe('todo-api');
-    expect(auth.issuer).toBe('https://issuer.example.com');
-    expect(auth.audience).toBe('todo-api');
+    expect(auth.hs256).toEqual({ issuer: undefined, audience: undefined });
+  });
+
+  it('should read comma-separated issuer and audience lists for each source', () => {
+    const auth = authConfig({
+      ...MINIMAL,
+      BETTER_AUTH_URL: 'http://x:3000',
+      JWT_AUDIENCE: 'http://x:3000, todo-api ,',
+      HS256_ISSUER: 'https://app.example.com',
+      HS256_AUDIENCE: 'todo-api,https://api.example.com',
+    });
+
+    expect(auth.jwks?.issuer).toBe('http://x:3000');
+    expect(auth.jwks?.audience).toEqual(['http://x:3000', 'todo-api']);
+    expect(auth.hs256).toEqual({
+      issuer: 'https://app.example.com',
+      audience: ['todo-api', 'https://api.example.com'],
+    });
+  });
+
+  it.each(['JWT_AUDIENCE', 'HS256_ISSUER'])('should refuse %s naming no value', (name) => {
+    expect(validationMessage({ ...MINIMAL, [name]: ' , ' })).toMatch(
+      new RegExp(`^\\s+- ${name}: must be a value or a comma-separated list`, 'm'),
+    );
   });
 
   it('should prefer BETTER_AUTH_JWKS_URL over the derived JWKS URL', () => {
@@ -196,8 +218,7 @@ describe('configuration namespaces', () => {
 
     expect(auth.sharedSecret).toBe(SECRET);
     expect(auth.jwks).toBeUndefined();
-    expect(auth.issuer).toBeUndefined();
-    expect(auth.audience).toBeUndefined();
+    expect(auth.hs256).toEqual({ issuer: undefined, audience: undefined });
   });
 
   it('should convert the JWKS timings to milliseconds', () => {
@@ -209,6 +230,84 @@ describe('configuration namespaces', () => {
     });
 
     expect(auth.jwks).toMatchObject({ cooldownMs: 7000, cacheMaxAgeMs: 60_000, timeoutMs: 5000 });
+  });
+
+  describe('Better Auth session tokens', () => {
+    it('should be off by default', () => {
+      expect(authConfig(MINIMAL).sessionTokens).toBeUndefined();
+    });
+
+    it("should ask Better Auth's get-session, read-only, when BETTER_AUTH_URL is set", () => {
+      const auth = authConfig({
+        ...MINIMAL,
+        BETTER_AUTH_URL: 'http://x:3000/',
+        BETTER_AUTH_SESSION_TOKENS: 'true',
+      });
+
+      expect(auth.sessionTokens).toEqual({
+        verify: 'endpoint',
+        url: new URL(
+          'http://x:3000/api/auth/get-session?disableCookieCache=true&disableRefresh=true',
+        ),
+        timeoutMs: 2000,
+        cacheMs: 10_000,
+      });
+    });
+
+    it('should read the session table when told to, or when there is no BETTER_AUTH_URL', () => {
+      const told = authConfig({
+        ...MINIMAL,
+        BETTER_AUTH_URL: 'http://x:3000',
+        BETTER_AUTH_SESSION_TOKENS: 'true',
+        BETTER_AUTH_SESSION_VERIFY: 'database',
+        BETTER_AUTH_SESSION_TABLE: 'auth.sessions',
+        BETTER_AUTH_SESSION_CACHE_SECONDS: '0',
+      });
+      const noUrl = authConfig({ ...MINIMAL, BETTER_AUTH_SESSION_TOKENS: 'yes' });
+
+      expect(told.sessionTokens).toEqual({
+        verify: 'database',
+        table: 'auth.sessions',
+        cacheMs: 0,
+      });
+      expect(noUrl.sessionTokens).toEqual({
+        verify: 'database',
+        table: 'session',
+        cacheMs: 10_000,
+      });
+    });
+
+    it('should refuse endpoint checks without BETTER_AUTH_URL', () => {
+      expect(
+        validationMessage({
+          ...MINIMAL,
+          BETTER_AUTH_SESSION_TOKENS: 'true',
+          BETTER_AUTH_SESSION_VERIFY: 'endpoint',
+        }),
+      ).toMatch(/^\s+- BETTER_AUTH_SESSION_VERIFY: endpoint asks Better Auth at BETTER_AUTH_URL/m);
+    });
+
+    it.each([
+      ['BETTER_AUTH_SESSION_VERIFY', 'cookie'],
+      ['BETTER_AUTH_SESSION_TABLE', 'session; DROP TABLE task'],
+      ['BETTER_AUTH_SESSION_TABLE', 'a.b.c'],
+      ['BETTER_AUTH_SESSION_TABLE', '"session"'],
+      ['BETTER_AUTH_SESSION_CACHE_SECONDS', '301'],
+      ['BETTER_AUTH_SESSION_TIMEOUT_MS', '50'],
+    ])('should refuse %s=%j naming it', (name, value) => {
+      expect(validationMessage({ ...MINIMAL, [name]: value })).toMatch(
+        new RegExp(`^\\s+- ${name}: `, 'm'),
+      );
+    });
+
+    it('should count as a token source on their own', () => {
+      const env = { DATABASE_URL: MINIMAL.DATABASE_URL, BETTER_AUTH_SESSION_TOKENS: 'true' };
+
+      expect(() => validateEnv(env)).not.toThrow();
+      expect(validationMessage({ DATABASE_URL: MINIMAL.DATABASE_URL })).toMatch(
+        /set at least one token source/,
+      );
+    });
   });
 
   it('should split CORS_ORIGINS into trimmed origins', () => {
@@ -246,7 +345,7 @@ describe('configuration namespaces', () => {
 
     expect(database.url).toBe(MINIMAL.DATABASE_URL);
     expect(() => authConfig({ DATABASE_URL: MINIMAL.DATABASE_URL })).toThrow(
-      /BETTER_AUTH_SECRET \/ BETTER_AUTH_URL \/ BETTER_AUTH_JWKS_URL: set at least one/,
+      /BETTER_AUTH_SECRET \/ BETTER_AUTH_URL \/ BETTER_AUTH_JWKS_URL \/ BETTER_AUTH_SESSION_TOKENS: set at least one/,
     );
     expect(() => databaseConfig({ DATABASE_POOL_SIZE: '0' })).toThrow(/DATABASE_POOL_SIZE: /);
   });

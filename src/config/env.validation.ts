@@ -21,6 +21,7 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'verbose']
 export const LIST_RESPONSES = ['array', 'envelope'] as const;
 export const DELETE_RESPONSES = ['empty', 'json'] as const;
 export const TASK_ID_TYPES = ['integer', 'string'] as const;
+export const SESSION_VERIFY_MODES = ['endpoint', 'database'] as const;
 
 const toInt = ({ value }: { value: unknown }) =>
   typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
@@ -40,6 +41,12 @@ const IntegerEnv = (min: number, max: number) =>
 const BooleanEnv = () => applyDecorators(Transform(toBool), IsBoolean());
 /** Unset and empty (`KEY=` in a copied .env.example) mean the same: not configured. */
 const OptionalEnv = () => applyDecorators(Transform(emptyToUndefined), IsOptional());
+/** One value, or several separated by commas. */
+const ListEnv = () =>
+  applyDecorators(
+    IsString(),
+    Matches(/[^\s,]/, { message: 'must be a value or a comma-separated list of values' }),
+  );
 
 const urlOptions = { require_tld: false, require_protocol: true, protocols: ['http', 'https'] };
 
@@ -106,13 +113,25 @@ export class EnvironmentVariables {
   @IsUrl(urlOptions)
   BETTER_AUTH_JWKS_URL?: string;
 
+  /** Expected `iss` of JWKS tokens, comma-separated when several; default BETTER_AUTH_URL. */
   @OptionalEnv()
-  @IsString()
+  @ListEnv()
   JWT_ISSUER?: string;
 
+  /** Expected `aud` of JWKS tokens, comma-separated when several; default BETTER_AUTH_URL. */
   @OptionalEnv()
-  @IsString()
+  @ListEnv()
   JWT_AUDIENCE?: string;
+
+  /** Expected `iss` of HS256 tokens, comma-separated when several; unset: not checked. */
+  @OptionalEnv()
+  @ListEnv()
+  HS256_ISSUER?: string;
+
+  /** Expected `aud` of HS256 tokens, comma-separated when several; unset: not checked. */
+  @OptionalEnv()
+  @ListEnv()
+  HS256_AUDIENCE?: string;
 
   @IntegerEnv(0, 300)
   JWT_CLOCK_TOLERANCE_SECONDS = 5;
@@ -130,6 +149,36 @@ export class EnvironmentVariables {
 
   @IntegerEnv(10, 86400)
   JWKS_CACHE_MAX_AGE_SECONDS = 600;
+
+  /**
+   * Better Auth session tokens as Bearer: the `better-auth.session_token` cookie value (signed,
+   * `token.signature`) or the bare token (the `bearer` plugin's), checked with Better Auth.
+   */
+  @BooleanEnv()
+  BETTER_AUTH_SESSION_TOKENS = false;
+
+  /**
+   * How a session token is checked: `endpoint` asks Better Auth's get-session at BETTER_AUTH_URL,
+   * `database` reads its session table on DATABASE_URL. Default: endpoint when BETTER_AUTH_URL is
+   * set, else database.
+   */
+  @OptionalEnv()
+  @IsIn(SESSION_VERIFY_MODES)
+  BETTER_AUTH_SESSION_VERIFY?: (typeof SESSION_VERIFY_MODES)[number];
+
+  /** Longest a checked session is trusted without asking again (never past its expiry); 0: ask each time. */
+  @IntegerEnv(0, 300)
+  BETTER_AUTH_SESSION_CACHE_SECONDS = 10;
+
+  /** How long get-session may take before the request answers 503 (endpoint mode). */
+  @IntegerEnv(100, 30000)
+  BETTER_AUTH_SESSION_TIMEOUT_MS = 2000;
+
+  /** Better Auth's session table, `table` or `schema.table` (database mode). */
+  @Matches(/^[A-Za-z_][\w$]{0,62}(\.[A-Za-z_][\w$]{0,62})?$/, {
+    message: 'must be a table name or schema.table (letters, digits, _ and $)',
+  })
+  BETTER_AUTH_SESSION_TABLE = 'session';
 
   @IntegerEnv(100, 60000)
   JWKS_TIMEOUT_MS = 5000;
@@ -318,10 +367,31 @@ function crossChecks(env: EnvironmentVariables): Problem[] {
         "not 0): the client-side timeout is only a backstop behind the database's own",
     );
   }
-  if (!env.BETTER_AUTH_SECRET && !env.BETTER_AUTH_URL && !env.BETTER_AUTH_JWKS_URL) {
+  if (
+    !env.BETTER_AUTH_SECRET &&
+    !env.BETTER_AUTH_URL &&
+    !env.BETTER_AUTH_JWKS_URL &&
+    !env.BETTER_AUTH_SESSION_TOKENS
+  ) {
     problem(
-      ['BETTER_AUTH_SECRET', 'BETTER_AUTH_URL', 'BETTER_AUTH_JWKS_URL'],
-      'BETTER_AUTH_SECRET / BETTER_AUTH_URL / BETTER_AUTH_JWKS_URL: set at least one token source',
+      [
+        'BETTER_AUTH_SECRET',
+        'BETTER_AUTH_URL',
+        'BETTER_AUTH_JWKS_URL',
+        'BETTER_AUTH_SESSION_TOKENS',
+      ],
+      'BETTER_AUTH_SECRET / BETTER_AUTH_URL / BETTER_AUTH_JWKS_URL / BETTER_AUTH_SESSION_TOKENS: ' +
+        'set at least one token source',
+    );
+  }
+  if (
+    env.BETTER_AUTH_SESSION_TOKENS &&
+    env.BETTER_AUTH_SESSION_VERIFY === 'endpoint' &&
+    !env.BETTER_AUTH_URL
+  ) {
+    problem(
+      ['BETTER_AUTH_SESSION_VERIFY', 'BETTER_AUTH_URL'],
+      'BETTER_AUTH_SESSION_VERIFY: endpoint asks Better Auth at BETTER_AUTH_URL, which is not set',
     );
   }
   if (

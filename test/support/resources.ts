@@ -1,5 +1,5 @@
 import type { EmbeddedPostgres } from '../../src/database/embedded-postgres';
-import type { BetterAuthServer } from './better-auth-server';
+import type { BetterAuthServer, SessionBetterAuthServer } from './better-auth-server';
 import type { Pgbouncer } from './pgbouncer';
 import type { RedisServer } from './redis-server';
 
@@ -10,5 +10,6 @@ export interface TestResources {
   outageDatabase: EmbeddedPostgres;
   pgbouncer: Pgbouncer;
   auth: BetterAuthServer;
+  sessionAuth: SessionBetterAuthServer;
   redis: RedisServer;
 }
