@@ -22,7 +22,8 @@
  * BENCH_WORKERS (1,2), BENCH_ROUNDS (2), BENCH_TARGETS (baseline,api), BENCH_SCENARIOS
  * (list,mixed,open), BENCH_OPEN_RATE (2000), BENCH_CLIENT (raw | http), BENCH_USERS (10000),
  * BENCH_TASKS_PER_USER (5), BENCH_NO_BUILD (unset: build when stale), BENCH_API_SCRIPT
- * (dist/main), BENCH_SERVER_NODE_ARGS (extra node flags for every server), BENCH_FLOOR_ADAPTER
+ * (dist/main), BENCH_SERVER_NODE_ARGS (extra node flags for every server), BENCH_ENV (more
+ * settings for every server: `NAME=value NAME2=value`), BENCH_FLOOR_ADAPTER
  * (express: the floor on Nest's stock adapter); DATABASE_PREPARED_STATEMENTS is passed on to the
  * servers when set.
  */
@@ -705,6 +706,13 @@ async function main() {
       ...(process.env.DATABASE_PREPARED_STATEMENTS
         ? { DATABASE_PREPARED_STATEMENTS: process.env.DATABASE_PREPARED_STATEMENTS }
         : {}),
+      // BENCH_ENV: more settings for every server, `NAME=value` pairs separated by spaces.
+      ...Object.fromEntries(
+        (process.env.BENCH_ENV ?? '')
+          .split(/\s+/)
+          .filter(Boolean)
+          .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+      ),
     };
 
     const runs = [];
