@@ -50,16 +50,24 @@ const ONE_PATHS = ['/api/tasks/{id}', '/api/{user_id}/tasks/{id}'];
 const listSchema = (doc: OpenApi, path: string) =>
   (doc.paths[path].get.responses['200'].content as Json)['application/json'];
 
+/** Before each test: a new user, and the tasks URL of the family `base` builds for them. */
+function beforeEachNewUser(
+  base: (user: TestUser) => string,
+  use: (user: TestUser, url: string) => void,
+): void {
+  beforeEach(async () => {
+    const user = await newUser();
+    use(user, base(user));
+  });
+}
+
 describe('Compatibility settings, all at their defaults', () => {
   const suite = useTestApp();
 
   describe.each(FAMILIES)('%s', (_family, base) => {
     let user: TestUser;
     let url: string;
-    beforeEach(async () => {
-      user = await newUser();
-      url = base(user);
-    });
+    beforeEachNewUser(base, (created, tasksUrl) => ((user = created), (url = tasksUrl)));
 
     it('should answer a list as a bare array, paging in X-Total-Count and Link', async () => {
       await createMany(suite.http, url, user, 3);
@@ -148,10 +156,7 @@ describe('LIST_RESPONSE=envelope', () => {
   describe.each(FAMILIES)('%s', (_family, base) => {
     let user: TestUser;
     let url: string;
-    beforeEach(async () => {
-      user = await newUser();
-      url = base(user);
-    });
+    beforeEachNewUser(base, (created, tasksUrl) => ((user = created), (url = tasksUrl)));
 
     it('should answer {tasks, count, total, limit, offset, has_more}, filters and paging kept', async () => {
       for (const [title, priority] of [
@@ -278,10 +283,7 @@ describe('DELETE_RESPONSE=json', () => {
   describe.each(FAMILIES)('%s', (_family, base) => {
     let user: TestUser;
     let url: string;
-    beforeEach(async () => {
-      user = await newUser();
-      url = base(user);
-    });
+    beforeEachNewUser(base, (created, tasksUrl) => ((user = created), (url = tasksUrl)));
 
     it('should answer 200 with the id and deleted: true, then 404 for the gone task', async () => {
       const task = await create(suite.http, url, user, { title: 'bye' });
@@ -365,10 +367,7 @@ describe('TASK_ID_TYPE=string', () => {
   describe.each(FAMILIES)('%s', (_family, base) => {
     let user: TestUser;
     let url: string;
-    beforeEach(async () => {
-      user = await newUser();
-      url = base(user);
-    });
+    beforeEachNewUser(base, (created, tasksUrl) => ((user = created), (url = tasksUrl)));
 
     it('should write ids as strings on create, get, list, update and complete; ETag as before', async () => {
       const created = await suite.http.post(url).set(user.auth).send({ title: 'a' }).expect(201);

@@ -4,6 +4,7 @@ import request from 'supertest';
 import { createLogger } from '../src/common/logging';
 import { createTask, createTestApp } from './support/app';
 import { newUser } from './support/tokens';
+import { useCapturedOutput } from './support/captured-output';
 
 type Line = Record<string, unknown> & { level: string; context?: string; request_id?: string };
 
@@ -16,8 +17,7 @@ describe('Request ids on log lines', () => {
   let app: NestExpressApplication;
   let http: ReturnType<typeof request>;
   let outside: Pool;
-  let written: string[] = [];
-  let restore: (() => void) | undefined;
+  const output = useCapturedOutput();
 
   beforeAll(async () => {
     outside = new Pool({ connectionString: process.env.DATABASE_URL, max: 2 });
@@ -38,24 +38,10 @@ describe('Request ids on log lines', () => {
     await outside?.end();
   });
 
-  beforeEach(() => {
-    written = [];
-    const capture = (chunk: string | Uint8Array) => {
-      written.push(String(chunk));
-      return true;
-    };
-    const stdout = jest.spyOn(process.stdout, 'write').mockImplementation(capture);
-    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(capture);
-    restore = () => {
-      stdout.mockRestore();
-      stderr.mockRestore();
-    };
-  });
-  afterEach(() => restore?.());
-
   /** The JSON lines logged since the test began. */
   function lines(): Line[] {
-    return written
+    return output
+      .lines()
       .join('')
       .split('\n')
       .filter((text) => text.startsWith('{'))

@@ -15,6 +15,7 @@ import {
   signOut,
 } from './support/sessions';
 import { newUser } from './support/tokens';
+import { captureOutput } from './support/captured-output';
 
 // Several apps per suite and waits measured in seconds, on a busy machine.
 jest.setTimeout(60_000);
@@ -333,13 +334,8 @@ describe('Better Auth session tokens in the log', () => {
       ['bad_signature', forged(user), 401],
       ['malformed', `${user.token}x.y`, 401],
     ];
-    written = [];
-    const capture = (chunk: string | Uint8Array) => {
-      written.push(String(chunk));
-      return true;
-    };
-    const stdout = jest.spyOn(process.stdout, 'write').mockImplementation(capture);
-    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(capture);
+    const captured = captureOutput();
+    written = captured.lines;
     try {
       for (const [reason, token, status] of cases) {
         await expectLine(reason, token, status);
@@ -351,8 +347,7 @@ describe('Better Auth session tokens in the log', () => {
         await sessionServer.start();
       }
     } finally {
-      stdout.mockRestore();
-      stderr.mockRestore();
+      captured.restore();
     }
 
     const output = written.join('');

@@ -4,6 +4,7 @@ import request from 'supertest';
 import { createLogger } from '../src/common/logging';
 import { createTestApp } from './support/app';
 import { betterAuthSigned, betterAuthUser, hs256Token, newUser, TestUser } from './support/tokens';
+import { useCapturedOutput } from './support/captured-output';
 
 jest.setTimeout(60_000);
 
@@ -117,8 +118,7 @@ type Line = Record<string, unknown> & {
 describe('Refusal reasons on request lines', () => {
   let app: NestExpressApplication;
   let http: ReturnType<typeof request>;
-  let written: string[] = [];
-  let restore: (() => void) | undefined;
+  const output = useCapturedOutput();
 
   beforeAll(async () => {
     const quiet = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
@@ -134,23 +134,9 @@ describe('Refusal reasons on request lines', () => {
   });
   afterAll(() => app?.close());
 
-  beforeEach(() => {
-    written = [];
-    const capture = (chunk: string | Uint8Array) => {
-      written.push(String(chunk));
-      return true;
-    };
-    const stdout = jest.spyOn(process.stdout, 'write').mockImplementation(capture);
-    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(capture);
-    restore = () => {
-      stdout.mockRestore();
-      stderr.mockRestore();
-    };
-  });
-  afterEach(() => restore?.());
-
   const requestLine = (id: string): Line | undefined =>
-    written
+    output
+      .lines()
       .join('')
       .split('\n')
       .filter((text) => text.startsWith('{'))
@@ -208,8 +194,8 @@ describe('Refusal reasons on request lines', () => {
       });
       if (authorization !== undefined) {
         const token = authorization.slice('Bearer '.length);
-        expect(written.join('')).not.toContain(token);
-        for (const part of token.split('.')) expect(written.join('')).not.toContain(part);
+        expect(output.lines().join('')).not.toContain(token);
+        for (const part of token.split('.')) expect(output.lines().join('')).not.toContain(part);
       }
     }
   });

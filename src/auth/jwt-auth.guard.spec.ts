@@ -2,13 +2,13 @@ import { ExecutionContext, UnauthorizedException } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ThrottlerException } from '@nestjs/throttler';
 import { SignJWT } from 'jose';
-import { authConfig } from '../config/configuration';
+import { authConfig, AuthConfig } from '../config/configuration';
 import { RateLimitGuard } from '../rate-limit/rate-limit.guard';
 import { AuthUser } from './auth-user';
 import { JwksStrategy } from './jwks.strategy';
 import { JwtAuthGuard } from './jwt-auth.guard';
 import { JwtStrategy } from './jwt.strategy';
-import { SessionCheckUnavailableError } from './session-token';
+import { SessionCheckUnavailableError, SessionLookup } from './session-token';
 import { SessionTokenStrategy } from './session-token.strategy';
 import { SessionVerifier } from './session-verifier';
 import { TokenGate } from './token-gate';
@@ -46,16 +46,7 @@ describe(JwtAuthGuard.name, () => {
 
   beforeEach(() => {
     const config = authConfig({ BETTER_AUTH_SECRET: SECRET });
-    const gate = new TokenGate(config);
-    // Built as Nest builds them: each registers itself with the global passport by its name,
-    // which is where AuthGuard's `passport.authenticate(['jwt', 'jwks', …])` finds them.
-    new JwtStrategy(config, gate);
-    new JwksStrategy(config, gate);
-    new SessionTokenStrategy(
-      config,
-      gate,
-      new SessionVerifier(config, { find: () => Promise.resolve(undefined) }),
-    );
+    registerStrategies(config, { find: () => Promise.resolve(undefined) });
     jwtAuthenticate = jest.spyOn(JwtStrategy.prototype, 'authenticate');
     jwksAuthenticate = jest.spyOn(JwksStrategy.prototype, 'authenticate');
     reflector = new Reflector();
@@ -118,16 +109,7 @@ describe(JwtAuthGuard.name, () => {
       BETTER_AUTH_SESSION_TOKENS: 'true',
       BETTER_AUTH_SESSION_VERIFY: 'database',
     });
-    const gate = new TokenGate(config);
-    new JwtStrategy(config, gate);
-    new JwksStrategy(config, gate);
-    new SessionTokenStrategy(
-      config,
-      gate,
-      new SessionVerifier(config, {
-        find: () => Promise.reject(new SessionCheckUnavailableError()),
-      }),
-    );
+    registerStrategies(config, { find: () => Promise.reject(new SessionCheckUnavailableError()) });
     const context = contextFor({
       headers: { authorization: 'Bearer Q3Jb8x2mPzT7vLk0aWc9dEfGhIjKlMnO' },
     });
@@ -161,3 +143,14 @@ describe(JwtAuthGuard.name, () => {
     await expect(guard.canActivate(contextFor(request))).resolves.toBe(true);
   });
 });
+
+/**
+ * The token strategies, built as Nest builds them: each registers itself with the global passport
+ * by its name, which is where AuthGuard's `passport.authenticate(['jwt', 'jwks', …])` finds them.
+ */
+function registerStrategies(config: AuthConfig, sessions: SessionLookup): void {
+  const gate = new TokenGate(config);
+  new JwtStrategy(config, gate);
+  new JwksStrategy(config, gate);
+  new SessionTokenStrategy(config, gate, new SessionVerifier(config, sessions));
+}
