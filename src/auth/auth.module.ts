@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
 import { PassportModule } from '@nestjs/passport';
 import { getDataSourceToken } from '@nestjs/typeorm';
-import { createSecretKey } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { authConfig, AuthConfig } from '../config/configuration';
 import { BetterAuthSessionEndpoint } from './session-endpoint';
@@ -34,13 +33,10 @@ export class AuthModule {}
 function sessionLookupFor(auth: AuthConfig, dataSource: DataSource): SessionLookup {
   const sessions = auth.sessionTokens;
   if (sessions?.verify === 'endpoint') {
-    const secret = auth.sharedSecret
-      ? createSecretKey(Buffer.from(auth.sharedSecret, 'utf8'))
-      : undefined;
     return new BetterAuthSessionEndpoint({
       url: sessions.url,
       timeoutMs: sessions.timeoutMs,
-      secret,
+      secret: auth.sharedSecretKey,
     });
   }
   if (sessions?.verify === 'database') {

@@ -1,7 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { Request } from 'express';
-import { createSecretKey } from 'node:crypto';
 import { Strategy, StrategyOptionsWithRequest } from 'passport-jwt';
 import { authConfig, AuthConfig } from '../config/configuration';
 import { AuthUser } from './auth-user';
@@ -33,13 +32,10 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
       audience: auth.hs256.audience,
       jsonWebTokenOptions: { clockTolerance: auth.clockToleranceSeconds },
       passReqToCallback: true,
-      ...(auth.sharedSecret
+      ...(auth.sharedSecretKey
         ? {
-            // Built once. jsonwebtoken uses a KeyObject as it is; a string it turns into a key
-            // on every call, trying createPublicKey first (an exception) and createSecretKey then.
-            secretOrKey: createSecretKey(
-              Buffer.from(auth.sharedSecret, 'utf8'),
-            ) as unknown as Buffer,
+            // A KeyObject, built once (see authConfig): jsonwebtoken uses it as it is.
+            secretOrKey: auth.sharedSecretKey as unknown as Buffer,
           }
         : {
             // No secret configured: `admit` declines every token first (no algorithm is ours),

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { createSecretKey, KeyObject } from 'node:crypto';
+import { KeyObject } from 'node:crypto';
 import { authConfig, AuthConfig } from '../config/configuration';
 import { InvalidTokenError } from './token-rules';
 import {
@@ -29,9 +29,7 @@ export class SessionVerifier {
     @Inject(authConfig.KEY) auth: AuthConfig,
     private readonly lookup: SessionLookup,
   ) {
-    this.secret = auth.sharedSecret
-      ? createSecretKey(Buffer.from(auth.sharedSecret, 'utf8'))
-      : undefined;
+    this.secret = auth.sharedSecretKey;
   }
 
   /** The live session of `presented`; throws {@link InvalidTokenError} for none. */

@@ -1,4 +1,5 @@
 import { ConfigType, registerAs } from '@nestjs/config';
+import { createSecretKey } from 'node:crypto';
 import {
   EnvironmentVariable,
   EnvironmentVariables,
@@ -141,6 +142,14 @@ export const authConfig = registerAs(
         env.BETTER_AUTH_JWKS_URL ?? (betterAuthUrl && `${betterAuthUrl}/api/auth/jwks`);
       return {
         sharedSecret: env.BETTER_AUTH_SECRET,
+        /**
+         * The same secret as a key, built once for every user of it (HS256 tokens, signed session
+         * cookies). jsonwebtoken uses a KeyObject as it is; a string it turns into a key on every
+         * call, trying createPublicKey first (an exception) and createSecretKey then.
+         */
+        sharedSecretKey: env.BETTER_AUTH_SECRET
+          ? createSecretKey(Buffer.from(env.BETTER_AUTH_SECRET, 'utf8'))
+          : undefined,
         jwks: jwksUrl
           ? {
               url: new URL(jwksUrl),
